@@ -1,0 +1,5 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+from .env import allow_full_checkpoint_loading
+from .pretrained import PACKAGED_MODELS, resolve_model_dir
+
+__all__ = ['allow_full_checkpoint_loading', 'PACKAGED_MODELS', 'resolve_model_dir']

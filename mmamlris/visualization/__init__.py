@@ -1,0 +1,2 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+__all__ = []
