@@ -1,5 +1,8 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .aml import *  # noqa: F401,F403
+from .data_preprocessor import RISDataPreProcessor, stack_text_inputs
 from .decode_heads import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
 from .text_encoders import *  # noqa: F401,F403
+
+__all__ = ['RISDataPreProcessor', 'stack_text_inputs']

@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .tiny_text_model import make_tiny_bert_dir, tiny_bert_config
+
+__all__ = ['make_tiny_bert_dir', 'tiny_bert_config']

@@ -1,2 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .base_ris_head import BaseRISDecodeHead
+from .lite_ris_head import LiteRISHead
+
+__all__ = ['BaseRISDecodeHead', 'LiteRISHead']

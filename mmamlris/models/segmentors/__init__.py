@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .aml_segmentor import AMLSegmentor
+
+__all__ = ['AMLSegmentor']

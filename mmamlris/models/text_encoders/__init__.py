@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .hf_text_encoder import HFTextEncoder
+
+__all__ = ['HFTextEncoder']

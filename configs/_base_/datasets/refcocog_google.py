@@ -1,0 +1,84 @@
+# RefCOCOg, Google partition (Mao et al.: train / val; there is no public test split, so
+# `val` is the reported one), CARIS/AMLRIS protocol.
+# Protocol (RIS_REFERENCE.md §1.2, §6 items 1-4): input resized to 448x448 ignoring the aspect
+# ratio (Pillow bilinear, which antialiases like PIL in CARIS; GT with nearest), no
+# augmentation, the cleaned `sent` text tokenized with the bert-base-uncased vocabulary and cut
+# to 20 tokens after [CLS]/[SEP]; one random sentence per ref per visit for training, every
+# sentence of every ref for evaluation; 2 GPUs x 8 = CARIS's batch of 16.
+# Layout (DESIGN.md §3): data/coco/train2014/*.jpg,
+# data/refcocog/{instances.json, refs(google).p}.
+# Images stay BGR as loaded by cv2; the data preprocessor converts them (bgr_to_rgb=True).
+dataset_type = 'RefCOCODataset'
+data_root = 'data/'
+img_scale = (448, 448)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringMask'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
+         interpolation='bilinear'),
+    dict(type='SampleExpression'),
+    # all-MiniLM-L6-v2 ships the bert-base-uncased vocabulary: the same ids serve BERT-base.
+    dict(type='TokenizeExpression', tokenizer='all-MiniLM-L6-v2', max_tokens=20),
+    dict(type='PackRISInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
+         interpolation='bilinear'),
+    # After Resize: the GT stays at the original image size.
+    dict(type='LoadReferringMask'),
+    dict(type='SampleExpression'),
+    dict(type='TokenizeExpression', tokenizer='all-MiniLM-L6-v2', max_tokens=20),
+    dict(type='PackRISInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='refcocog/instances.json',
+        split_file='refcocog/refs(google).p',
+        data_prefix=dict(img_path='coco/train2014/'),
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='refcocog/instances.json',
+        split_file='refcocog/refs(google).p',
+        data_prefix=dict(img_path='coco/train2014/'),
+        split='val',
+        test_mode=True,
+        pipeline=test_pipeline))
+# Every standard evaluation split at once; RISMetric reports each one (from the `split` meta).
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                ann_file='refcocog/instances.json',
+                split_file='refcocog/refs(google).p',
+                data_prefix=dict(img_path='coco/train2014/'),
+                split=split,
+                test_mode=True,
+                pipeline=test_pipeline) for split in ('val',)
+        ]))
+
+val_evaluator = dict(type='RISMetric', eval_resolution='resized')
+test_evaluator = val_evaluator

@@ -1,0 +1,62 @@
+# CARIS (ACM MM'23) as the official AMLRIS code builds it (RIS_REFERENCE.md §1.3):
+# Swin-B (window 7, ImageNet-22k 224 weights, drop path 0.3, per-stage LayerNorm on all four
+# outputs), BERT-base with 5 conditional prompts from the stride-32 map, and the
+# vision-language deformable-attention pixel decoder (d=256, 6 layers, 8 heads, 3 levels,
+# 4 points, 5 visual prompts), two-channel head trained with CE weights [0.9, 1.1].
+#
+# Pretrained weights come from local paths (no model hub is contacted):
+#   data/pretrained/swin_base_patch4_window7_224_22k.pth   (converted to mmseg keys with
+#       mmseg's tools/model_converters/swin2mmseg.py; see the README)
+#   data/pretrained/bert-base-uncased/                     (a save_pretrained() directory)
+# aml=None here: this is the baseline; configs/amlris/ turn AML on.
+norm_cfg = dict(type='LN', requires_grad=True)
+data_preprocessor = dict(
+    type='RISDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=32)
+model = dict(
+    type='AMLSegmentor',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='SwinTransformer',
+        pretrain_img_size=224,
+        embed_dims=128,
+        patch_size=4,
+        window_size=7,
+        mlp_ratio=4,
+        depths=[2, 2, 18, 2],
+        num_heads=[4, 8, 16, 32],
+        strides=(4, 2, 2, 2),
+        out_indices=(0, 1, 2, 3),
+        qkv_bias=True,
+        qk_scale=None,
+        patch_norm=True,
+        drop_rate=0.0,
+        attn_drop_rate=0.0,
+        drop_path_rate=0.3,
+        use_abs_pos_embed=False,
+        act_cfg=dict(type='GELU'),
+        norm_cfg=norm_cfg,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='data/pretrained/swin_base_patch4_window7_224_22k.pth')),
+    text_encoder=dict(type='HFTextEncoder', pretrained='data/pretrained/bert-base-uncased'),
+    decode_head=dict(
+        type='CARISHead',
+        in_channels=[128, 256, 512, 1024],
+        in_index=[0, 1, 2, 3],
+        text_channels=768,
+        channels=256,
+        num_classes=2,
+        out_channels=2,
+        align_corners=True,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
+            loss_weight=1.0)),
+    aml=None,
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

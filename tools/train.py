@@ -1,0 +1,42 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""Train a referring segmentor: ``python tools/train.py CONFIG [options]``."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a referring segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None,
+        help='resume from a checkpoint; without a path, from the latest one in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision training (CUDA only; fp16 with dynamic loss '
+                        'scale by default)')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'], default='float16',
+                        help='autocast dtype of --amp (bfloat16 needs no loss scaling)')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    if args.amp:
+        from mmamlris.utils.amp import enable_amp
+        enable_amp(cfg, args.amp_dtype)
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    runner = make_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
