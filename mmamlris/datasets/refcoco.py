@@ -2,7 +2,7 @@
 """RefCOCO / RefCOCO+ / RefCOCOg (and SynRef) in the REFER layout."""
 import logging
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import join_path

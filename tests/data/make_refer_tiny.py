@@ -31,6 +31,7 @@ ref   split   ann  sentences (sent_id)                           kept
 57    testA   777  60                                            1
 61    testA   904  71 (empty)                                    0 (ref dropped)
 99    testB   903  70                                            1
+120   test    777  80                                            1
 ====  ======  ===  ============================================  ==========
 """
 import json
@@ -103,6 +104,8 @@ REFS = [
     _ref(57, 777, 27, 44, 'testA', [_sent(60, 'block')]),
     _ref(61, 904, 105, 18, 'testA', [_sent(71, '')]),
     _ref(99, 903, 105, 18, 'testB', [_sent(70, 'strip')]),
+    # 'test' must match exactly, not testA/testB as REFER's getRefIds does.
+    _ref(120, 777, 27, 44, 'test', [_sent(80, 'bottle at the top')]),
 ]
 
 

@@ -56,7 +56,7 @@ model = dict(
         align_corners=True,
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
-            loss_weight=1.0)),
+            loss_weight=1.0, avg_non_ignore=True)),
     aml=None,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

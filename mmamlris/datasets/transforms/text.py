@@ -1,6 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 import logging
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
@@ -132,8 +131,6 @@ class TokenizeExpression(BaseTransform):
                     f'of {list(_TOKENIZER_FILES)}); save one there with '
                     '`AutoTokenizer.from_pretrained(...).save_pretrained(dir)`.')
             from transformers import AutoTokenizer
-            # The fast tokenizers spawn a thread pool; dataloader workers fork after loading.
-            os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
             try:
                 tokenizer = AutoTokenizer.from_pretrained(
                     self.tokenizer_dir, local_files_only=True)
@@ -154,8 +151,8 @@ class TokenizeExpression(BaseTransform):
                 TokenizeExpression._warned_truncation = True
                 print_log(
                     f'TokenizeExpression: an expression has {len(ids)} tokens (special tokens '
-                    f'included) and is cut to max_tokens={self.max_tokens}, as CARIS does: '
-                    f'{text!r:.120}. Warned once per process.',
+                    f'included) and is cut to max_tokens={self.max_tokens}, as CARIS does '
+                    f'(first one: {text[:100]!r}). Warned once per process.',
                     logger='current',
                     level=logging.WARNING)
             ids = ids[:self.max_tokens]

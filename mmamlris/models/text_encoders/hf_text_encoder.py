@@ -110,9 +110,13 @@ class HFTextEncoder(BaseModule):
             model_dir = resolve_model_dir(pretrained)
             _require_config(model_dir)
             _require_weights(model_dir)
-            hf_config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-            kwargs.update(_pooler_kwargs(hf_config))
-            return AutoModel.from_pretrained(model_dir, local_files_only=True, **kwargs)
+            # Loaded as saved (a checkpoint usually holds the pooler; dropping it at load time
+            # would log its weights as unexpected), then the pooler is dropped.
+            model = AutoModel.from_pretrained(model_dir, local_files_only=True, **kwargs)
+            if _pooler_kwargs(model.config) and isinstance(getattr(model, 'pooler', None),
+                                                          nn.Module):
+                model.pooler = None  # what add_pooling_layer=False does
+            return model
 
         if isinstance(config, str):
             config_dir = resolve_model_dir(config)
@@ -133,7 +137,7 @@ class HFTextEncoder(BaseModule):
         return AutoModel.from_config(hf_config, **kwargs)
 
     def _silence_pooler(self) -> None:
-        """Freeze a pooler the model class could not drop: its output is never used."""
+        """Freeze a pooler that could not be dropped: its output is never used."""
         pooler = getattr(self.model, 'pooler', None)
         if isinstance(pooler, nn.Module):
             pooler.requires_grad_(False)

@@ -44,8 +44,9 @@ def test_minilm_pretrained_matches_plain_hugging_face():
 
     with torch.no_grad():
         feats, mask = encoder(batch['input_ids'], batch['attention_mask'])
-        reference = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()(
-            input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])
+        reference_model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+        reference = reference_model(input_ids=batch['input_ids'],
+                                    attention_mask=batch['attention_mask'])
     length = batch['input_ids'].shape[1]
     assert feats.shape == (2, length, 384)
     assert mask.dtype == torch.bool
@@ -57,7 +58,7 @@ def test_minilm_pretrained_matches_plain_hugging_face():
     before = encoder.model.embeddings.word_embeddings.weight.clone()
     encoder.init_weights()
     assert torch.equal(before, encoder.model.embeddings.word_embeddings.weight)
-    assert torch.equal(before, reference.embeddings.word_embeddings.weight)
+    assert torch.equal(before, reference_model.embeddings.word_embeddings.weight)
 
 
 def test_tiny_dir_loads_with_the_minilm_vocabulary(tiny_dir):

@@ -1,0 +1,162 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+import copy
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from mmamlris.registry import MODELS
+from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
+
+# A low tau masks some blocks of random-init features; rho=1 makes the choice deterministic.
+AML = tiny_aml_cfg(tau=0.5, rho=1.0, score_norm='minmax')
+
+
+def build(cfg):
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(cfg))
+    model.init_weights()
+    return model
+
+
+def preprocess(model, training=True, **kwargs):
+    return model.data_preprocessor(demo_ris_inputs(**kwargs), training)
+
+
+def test_baseline_loss_and_train_step():
+    model = build(tiny_segmentor_cfg())
+    assert not model.with_aml
+    data = preprocess(model)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
+    assert torch.isfinite(losses['decode.loss_ce'])
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    before = [p.detach().clone() for p in model.parameters()]
+    log_vars = model.train_step(demo_ris_inputs(), optim)
+    assert 'loss' in log_vars
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_aml_loss_logs_statistics_that_are_not_optimised():
+    model = build(tiny_segmentor_cfg(aml=AML))
+    losses = model(**preprocess(model), mode='loss')
+    stats = {k for k in losses if k.startswith('aml_')}
+    assert {'aml_mask_ratio', 'aml_weak_ratio', 'aml_score_mean'} <= stats
+    assert all('loss' not in k for k in stats)
+    assert 0.0 <= float(losses['aml_mask_ratio']) <= 1.0
+    # mmengine only sums keys containing 'loss': the statistics never reach the gradient.
+    total, _ = model.parse_losses(losses)
+    assert torch.allclose(total, losses['decode.loss_ce'])
+
+
+def test_predict_is_identical_with_aml_on_and_off():
+    baseline = build(tiny_segmentor_cfg())
+    with_aml = build(tiny_segmentor_cfg(aml=AML))
+    with_aml.load_state_dict(baseline.state_dict(), strict=False)
+    for model in (baseline, with_aml):
+        model.eval()
+    data = demo_ris_inputs(image_shapes=((64, 64), (48, 80)), batch_size=2)
+    out_a = baseline.test_step(copy.deepcopy(data))
+    out_b = with_aml.test_step(copy.deepcopy(data))
+    for a, b in zip(out_a, out_b):
+        assert torch.equal(a.seg_logits.data, b.seg_logits.data)
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+
+
+def test_predict_shapes_original_and_resized():
+    model = build(tiny_segmentor_cfg(aml=AML)).eval()
+    data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
+    # pretend the images were resized from larger originals
+    data['data_samples'][0].set_metainfo(dict(ori_shape=(120, 90)))
+    data['data_samples'][1].set_metainfo(dict(ori_shape=(30, 50)))
+    out = model.test_step(data)
+    assert out[0].pred_sem_seg.data.shape == (1, 120, 90)
+    assert out[1].pred_sem_seg.data.shape == (1, 30, 50)
+    for sample in out:
+        assert sample.pred_sem_seg_resized.data.shape == (1, 64, 64)
+        assert set(sample.pred_sem_seg_resized.data.unique().tolist()) <= {0, 1}
+
+
+def test_stage1_contributes_no_gradient_by_default():
+    """The AML gradient equals the plain model's gradient on the masked images."""
+    aml_model = build(tiny_segmentor_cfg(aml=AML))
+    plain = build(tiny_segmentor_cfg())
+    plain.load_state_dict(aml_model.state_dict(), strict=False)
+    data = preprocess(aml_model)
+    aml_model.record_aml = True
+    losses = aml_model(**copy.deepcopy(data), mode='loss')
+    masked = aml_model.aml_record['masked_inputs']
+    assert float(losses['aml_mask_ratio']) > 0, 'the test needs some masking'
+    total, _ = aml_model.parse_losses(losses)
+    total.backward()
+    plain_losses = plain(masked, copy.deepcopy(data['data_samples']), mode='loss')
+    plain.parse_losses(plain_losses)[0].backward()
+    for (name, p_aml), p_plain in zip(aml_model.named_parameters(), plain.parameters()):
+        if p_aml.grad is None:
+            assert p_plain.grad is None, name
+            continue
+        assert torch.allclose(p_aml.grad, p_plain.grad, atol=1e-6), name
+
+
+def test_stage1_runs_without_gradient_and_without_decoder():
+    model = build(tiny_segmentor_cfg(aml=AML))
+    grads, head_calls = [], []
+    model.backbone.register_forward_hook(lambda m, i, o: grads.append(o[-1].requires_grad))
+    model.decode_head.register_forward_hook(lambda m, i, o: head_calls.append(1))
+    model(**preprocess(model), mode='loss')
+    assert grads == [False, True]
+    assert len(head_calls) == 1
+
+
+def test_stage1_loss_weight_adds_a_weighted_stage1_loss():
+    model = build(tiny_segmentor_cfg(aml=AML, stage1_loss_weight=0.5, stage2_loss_weight=0.5))
+    grads = []
+    model.backbone.register_forward_hook(lambda m, i, o: grads.append(o[-1].requires_grad))
+    losses = model(**preprocess(model), mode='loss')
+    assert grads == [True, True]
+    assert 'stage1.decode.loss_ce' in losses and 'decode.loss_ce' in losses
+    # acc_seg is a statistic, not weighted
+    assert float(losses['stage1.decode.acc_seg']) <= 100.0
+
+
+def test_stage1_scale_downsamples_the_alignment_pass():
+    model = build(tiny_segmentor_cfg(aml=AML, stage1_scale=0.5))
+    shapes = []
+    model.backbone.register_forward_hook(lambda m, i, o: shapes.append(tuple(i[0].shape[-2:])))
+    model(**preprocess(model), mode='loss')
+    assert shapes == [(32, 32), (64, 64)]
+
+
+def test_compat_official_runs_three_backbone_passes():
+    aml = tiny_aml_cfg(compat_official=True)
+    model = build(tiny_segmentor_cfg(aml=aml, stage1_loss_weight=0.5, stage2_loss_weight=0.5))
+    calls = []
+    model.backbone.register_forward_hook(lambda m, i, o: calls.append(1))
+    losses = model(**preprocess(model), mode='loss')
+    assert len(calls) == 3
+    assert 'stage1.decode.loss_ce' in losses
+
+
+def test_every_parameter_gets_a_gradient_with_aml():
+    """No unused parameters: DDP without find_unused_parameters must work."""
+    model = build(tiny_segmentor_cfg(aml=AML))
+    losses = model(**preprocess(model), mode='loss')
+    model.parse_losses(losses)[0].backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing
+    assert not [n for n, _ in model.aml.named_parameters()], 'AML must have no parameters'
+
+
+def test_tensor_mode_and_missing_text_errors():
+    model = build(tiny_segmentor_cfg()).eval()
+    data = preprocess(model, training=False)
+    logits = model(**data, mode='tensor')
+    assert logits.shape[:2] == (2, 2)
+    with pytest.raises(ValueError, match='tokenised expression'):
+        model.predict(data['inputs'], None)
+
+
+@pytest.mark.parametrize('kwargs', [dict(stage1_scale=0), dict(stage1_loss_weight=-1)])
+def test_bad_options_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        MODELS.build(tiny_segmentor_cfg(aml=AML, **kwargs))
