@@ -36,7 +36,7 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', shuffle=True),  # epoch-based CARIS recipe
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

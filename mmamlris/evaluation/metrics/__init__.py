@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .ris_metric import RISMetric
+
+__all__ = ['RISMetric']

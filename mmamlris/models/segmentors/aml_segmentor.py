@@ -40,7 +40,9 @@ class AMLSegmentor(BaseSegmentor):
 
     When the decode head adds no visual prompts to the text, the text features do not depend
     on the image: stage 2 encodes the text once, with gradient, and stage 1 reuses them
-    detached, so AML costs one extra visual-encoder forward without gradient.
+    detached, so AML costs one extra visual-encoder forward without gradient. Stage 1 runs in
+    the model's current mode: a BatchNorm backbone in training mode updates its running
+    statistics on the clean images too (as the official code's first pass does).
 
     2. ``predict`` gives ``pred_sem_seg`` at the original image size (mmseg convention) and
     ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol):
