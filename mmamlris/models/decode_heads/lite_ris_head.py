@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """A light referring-segmentation decoder that trains in minutes on a CPU."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn import ConvModule
@@ -49,8 +49,7 @@ class PixelWordAttention(nn.Module):
                  act_cfg: ConfigType) -> None:
         super().__init__()
         self.attn = nn.MultiheadAttention(channels, num_heads, batch_first=True)
-        self.proj = ConvModule(
-            channels, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.proj = ConvModule(channels, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def forward(self, x: Tensor, words: Tensor, word_padding: Tensor) -> Tensor:
         """Fuse the words into the pixels.
@@ -99,7 +98,8 @@ class LiteRISHead(BaseRISDecodeHead):
         use_coords (bool): Concatenate coordinate maps to every level. Defaults to True.
         norm_cfg (dict): Norm of the convs. Defaults to GroupNorm with 8 groups.
         loss_decode (dict | list[dict]): Defaults to CE with class weights [0.9, 1.1]
-            (background, object), as CARIS and AMLRIS.
+            (background, object), as CARIS and AMLRIS, averaged over the non-ignored pixels
+            (padding is ignored, as in PyTorch's ``cross_entropy``).
         **kwargs: Other arguments of :class:`mmseg.models.decode_heads.BaseDecodeHead`
             (``dropout_ratio``, ``ignore_index``, ``threshold``, ``align_corners``, ``init_cfg``
             ...). ``input_transform`` is always ``'multiple_select'``.
@@ -121,7 +121,8 @@ class LiteRISHead(BaseRISDecodeHead):
                      type='CrossEntropyLoss',
                      use_sigmoid=False,
                      loss_weight=1.0,
-                     class_weight=[0.9, 1.1]),
+                     class_weight=[0.9, 1.1],
+                     avg_non_ignore=True),
                  **kwargs) -> None:
         if isinstance(in_channels, int):
             in_channels = [in_channels]
@@ -184,7 +185,8 @@ class LiteRISHead(BaseRISDecodeHead):
         first_attn = len(feats) - self.num_attn_levels
         for i, feat in enumerate(feats):
             if self.use_coords:
-                feat = torch.cat([feat, coord_map(feat.shape[0], feat.shape[2], feat.shape[3], feat)], 1)
+                batch, _, height, width = feat.shape
+                feat = torch.cat([feat, coord_map(batch, height, width, feat)], dim=1)
             x = self.lateral_convs[i](feat)
             gamma, beta = self.films[i](sentence)[:, :, None, None].chunk(2, dim=1)
             x = self.act(x * (1 + gamma) + beta)
@@ -198,7 +200,8 @@ class LiteRISHead(BaseRISDecodeHead):
                              align_corners=self.align_corners)
         return self.cls_seg(self.fpn_bottleneck(out))
 
-    def _encode_text(self, text_feats: Tensor, text_mask: Tensor):
+    def _encode_text(self, text_feats: Tensor,
+                     text_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Project the words; mean-pool the real ones into a sentence vector.
 
         Returns:

@@ -3,6 +3,7 @@
 import copy
 import glob
 import inspect
+import os
 import os.path as osp
 from typing import Optional, Tuple, Union
 
@@ -118,8 +119,8 @@ class HFTextEncoder(BaseModule):
                 model.pooler = None  # what add_pooling_layer=False does
             return model
 
-        if isinstance(config, str):
-            config_dir = resolve_model_dir(config)
+        if isinstance(config, (str, os.PathLike)):
+            config_dir = resolve_model_dir(str(config))
             _require_config(config_dir)
             hf_config = AutoConfig.from_pretrained(config_dir, local_files_only=True)
         elif isinstance(config, dict):
