@@ -288,8 +288,7 @@ def test_referred_objects_are_visible_in_their_colour(datasets):
     for ref in refs:
         ann = anns[ref['ann_id']]
         img = images[ann['image_id']]
-        mask = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(
-            ann['segmentation'], img['height'], img['width']))).astype(bool)
+        mask = _decode(ann, img)
         inner = mask.copy()
         inner[1:] &= mask[:-1]
         inner[:-1] &= mask[1:]
@@ -300,6 +299,41 @@ def test_referred_objects_are_visible_in_their_colour(datasets):
         nearest = np.linalg.norm(pixels[:, None] - palette[None], axis=-1).argmin(1)
         share = np.mean([names[k] == ann['attributes']['colour'] for k in nearest])
         assert share >= 0.9, (ref, share)
+
+
+def _decode(ann, img):
+    return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(
+        ann['segmentation'], img['height'], img['width']))).astype(bool)
+
+
+def test_referred_objects_are_drawn_on_top(datasets):
+    """Where a referred object's polygon overlaps another object of another colour, the
+    pixels show the referred object's colour: its polygon is its visible outline."""
+    path, _ = datasets['big']
+    coco, refs = _read(path)
+    anns = {a['id']: a for a in coco['annotations']}
+    images = {img['id']: img for img in coco['images']}
+    palette = np.array(list(RGB_OF.values()), dtype=np.float32)
+    names = list(RGB_OF)
+    overlap_pixels = target_coloured = 0
+    for ref in refs:
+        target = anns[ref['ann_id']]
+        img = images[target['image_id']]
+        target_mask = _decode(target, img)
+        pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
+                            dtype=np.float32)
+        for other in coco['annotations']:
+            if (other['image_id'] != img['id'] or other['id'] == target['id']
+                    or other['attributes']['colour'] == target['attributes']['colour']):
+                continue
+            overlap = target_mask & _decode(other, img)
+            nearest = np.linalg.norm(pixels[overlap][:, None] - palette[None],
+                                     axis=-1).argmin(1)
+            overlap_pixels += int(overlap.sum())
+            target_coloured += sum(names[k] == target['attributes']['colour']
+                                   for k in nearest)
+    assert overlap_pixels >= 20          # the scenes do have slight overlaps
+    assert target_coloured >= 0.8 * overlap_pixels
 
 
 def test_loads_with_refcoco_dataset(datasets):

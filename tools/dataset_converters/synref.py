@@ -345,7 +345,7 @@ def _landmark_attrs(objects: Sequence[_Object], index: int) -> Optional[Tuple[st
 def _referring_forms(objects: Sequence[_Object], target: int,
                      margin: float) -> Tuple[List[_Form], List[_Form]]:
     """All valid forms for ``target``: (attribute forms, spatial forms)."""
-    attr_forms = [_Form('attr', a) for a in _ATTR_SETS if len(_group(objects, target, a)) <= 2]
+    attr_forms = [_Form('attr', a) for a in _unique_attrs(objects, target)]
     spatial: List[_Form] = []
     seen_groups = set()
     for attrs in _ATTR_SETS:

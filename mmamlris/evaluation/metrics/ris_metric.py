@@ -7,7 +7,6 @@ from collections import OrderedDict
 from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
@@ -153,7 +152,7 @@ class RISMetric(BaseMetric):
                     'GT must stay at ori_shape (load it after Resize in the test pipeline) '
                     "and the prediction must be resized to ori_shape; or use "
                     "eval_resolution='resized' to compare at the network input size.")
-            return pred, gt
+            return pred, gt.to(pred.device)
 
         if 'pred_sem_seg_resized' not in sample:
             raise ValueError(
