@@ -33,8 +33,7 @@ def tiny_segmentor_cfg(aml: Optional[Dict] = None, head: str = 'LiteRISHead',
         dict: The model config, with a ``RISDataPreProcessor``.
     """
     in_channels = [8, 16, 32, 64]
-    loss = dict(type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
-                loss_weight=1.0, avg_non_ignore=True)
+    loss = dict(type='RISCrossEntropyLoss', class_weight=[0.9, 1.1], loss_weight=1.0)
     if head == 'LiteRISHead':
         decode_head = dict(type='LiteRISHead', in_channels=in_channels, in_index=[0, 1, 2, 3],
                            channels=16, text_channels=TINY_TEXT_CHANNELS, num_heads=2,

@@ -36,9 +36,8 @@ model = dict(
         num_classes=2,
         out_channels=2,
         align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
-            loss_weight=1.0, avg_non_ignore=True)),
+        # CE with weights [0.9 background, 1.1 object], mean over non-ignored pixels (CARIS).
+        loss_decode=dict(type='RISCrossEntropyLoss', class_weight=[0.9, 1.1], loss_weight=1.0)),
     aml=None,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

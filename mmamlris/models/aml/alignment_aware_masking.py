@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Alignment-aware masking (AML): PatchMax Matching Evaluation + Alignment-aware Filtering Mask."""
+import inspect
 import math
 import warnings
 from typing import Dict, NamedTuple, Sequence, Tuple, Union
@@ -58,33 +59,41 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
                          f'got {value!r}.')
 
 
+def _block_area(image_size: Tuple[int, int], block: Tuple[int, int],
+                device: torch.device) -> Tensor:
+    """Number of image pixels in each block, ``[Gh, Gw]`` float (partial last blocks)."""
+    (height, width), (bh, bw) = image_size, block
+    rows = (height - torch.arange(math.ceil(height / bh), device=device) * bh).clamp(max=bh)
+    cols = (width - torch.arange(math.ceil(width / bw), device=device) * bw).clamp(max=bw)
+    return (rows[:, None] * cols[None, :]).float()
+
+
 def _pool_blocks(x: Tensor, block: Tuple[int, int], how: str) -> Tensor:
     """Pool ``[B, H, W]`` over ``bh x bw`` blocks; partial last blocks pool their real pixels.
 
     Returns:
         Tensor: ``[B, Gh, Gw]`` with ``Gh = ceil(H / bh)``, ``Gw = ceil(W / bw)``.
     """
-    batch, height, width = x.shape
+    height, width = x.shape[-2:]
     bh, bw = block
     gh, gw = math.ceil(height / bh), math.ceil(width / bw)
     fill = {'mean': 0.0, 'min': float('inf'), 'max': float('-inf')}[how]
-    x = F.pad(x, (0, gw * bw - width, 0, gh * bh - height), value=fill)
-    x = x.view(batch, gh, bh, gw, bw)
+    x = F.pad(x, (0, gw * bw - width, 0, gh * bh - height), value=fill)[:, None]
     if how == 'min':
-        return x.amin(dim=(2, 4))
+        return -F.max_pool2d(-x, block)[:, 0]
     if how == 'max':
-        return x.amax(dim=(2, 4))
-    rows = (height - torch.arange(gh, device=x.device) * bh).clamp(max=bh)
-    cols = (width - torch.arange(gw, device=x.device) * bw).clamp(max=bw)
-    return x.sum(dim=(2, 4)) / (rows[:, None] * cols[None, :]).to(x.dtype)
+        return F.max_pool2d(x, block)[:, 0]
+    block_sum = F.avg_pool2d(x, block)[:, 0] * (bh * bw)
+    return block_sum / _block_area((height, width), block, x.device)
 
 
 def _expand_blocks(grid: Tensor, image_size: Tuple[int, int], block: Tuple[int, int]) -> Tensor:
     """``[B, Gh, Gw]`` block values -> ``[B, 1, H, W]`` pixel values (last blocks cropped)."""
-    height, width = image_size
-    rows = torch.arange(height, device=grid.device) // block[0]
-    cols = torch.arange(width, device=grid.device) // block[1]
-    return grid[:, rows][:, :, cols].unsqueeze(1)
+    batch, gh, gw = grid.shape
+    bh, bw = block
+    pixels = grid[:, :, None, :, None].expand(batch, gh, bh, gw, bw)
+    pixels = pixels.reshape(batch, 1, gh * bh, gw * bw)
+    return pixels[..., :image_size[0], :image_size[1]].contiguous()
 
 
 def _draw_without_replacement(candidates: Tensor, counts: Tensor) -> Tensor:
@@ -266,9 +275,11 @@ class AlignmentAwareMasking(BaseModule):
                          softmax_over=softmax_over, reduce=reduce, score_norm=score_norm,
                          granularity=granularity, mode=mode)
             self._warn_overridden(given)
-            projection, normalize, temperature = 'text_to_visual', False, 1.0
-            softmax_over, reduce, score_norm = 'tokens', 'max', 'none'
-            granularity, mode = 'pixel', 'aml'
+            released = self._COMPAT_SETTINGS
+            projection, normalize = released['projection'], released['normalize']
+            temperature, softmax_over = released['temperature'], released['softmax_over']
+            reduce, score_norm = released['reduce'], released['score_norm']
+            granularity, mode = released['granularity'], released['mode']
         _check_choice('projection', projection, ('random', 'text_to_visual'))
         _check_choice('softmax_over', softmax_over, ('tokens', 'cells'))
         _check_choice('reduce', reduce, ('max', 'mean'))
@@ -307,9 +318,8 @@ class AlignmentAwareMasking(BaseModule):
 
     def _warn_overridden(self, given: Dict[str, object]) -> None:
         """Warn about options that ``compat_official=True`` replaces by the released values."""
-        defaults = dict(projection='random', normalize=True, temperature=0.05,
-                        softmax_over='tokens', reduce='max', score_norm='minmax',
-                        granularity='block', mode='aml')
+        params = inspect.signature(AlignmentAwareMasking.__init__).parameters
+        defaults = {k: params[k].default for k in given}
         overridden = {k: v for k, v in given.items()
                       if v != defaults[k] and v != self._COMPAT_SETTINGS[k]}
         if overridden:
@@ -403,14 +413,17 @@ class AlignmentAwareMasking(BaseModule):
         text = torch.where(valid[..., None], text_feat, torch.zeros((), device=text_feat.device))
         vis = vis_feat.flatten(2).transpose(1, 2)  # [B, hw, C_v]
         if self.normalize:
-            vis = F.normalize(vis, dim=-1)
             text = F.normalize(text, dim=-1)
         if self.projection == 'random':
             # (V W_v)(T W_t)^T computed as V ((T W_t) W_v^T)^T: C_v x N instead of hw x D_a.
             text = (text @ self.text_proj.float()) @ self.vis_proj.float().t()
         else:
             text = F.linear(text, self.text_proj_weight.float(), self.text_proj_bias.float())
-        sim = torch.bmm(vis, text.transpose(1, 2)) / self.temperature  # [B, hw, N]
+        sim = torch.bmm(vis, text.transpose(1, 2))  # [B, hw, N]
+        if self.normalize:
+            # Dividing the rows of V V'^T by |v| is l2-normalising the cells, at lower cost.
+            sim = sim / vis_feat.flatten(2).norm(dim=1)[..., None].clamp_min(1e-12)
+        sim = sim / self.temperature
 
         pad = ~valid[:, None, :]  # [B, 1, N]
         if self.softmax_over == 'tokens':
@@ -458,6 +471,11 @@ class AlignmentAwareMasking(BaseModule):
         Returns:
             AMLOutput: Masked images, masks, the score map and the statistics.
         """
+        if inputs.dim() != 4 or score_map.dim() != 4 or score_map.shape[1] != 1 or \
+                score_map.shape[0] != inputs.shape[0]:
+            raise ValueError(f'{type(self).__name__}.mask_from_scores: needs inputs [B, C, H, W] '
+                             f'and score_map [B, 1, h, w] with the same B, got shapes '
+                             f'{tuple(inputs.shape)} and {tuple(score_map.shape)}.')
         height, width = inputs.shape[-2:]
         score_map = score_map.float()
         if self.compat_official:
@@ -475,16 +493,26 @@ class AlignmentAwareMasking(BaseModule):
             elif self.mode == 'none':
                 masked = torch.zeros_like(masked)
         block_mask = _expand_blocks(masked, (height, width), self.block_size)
-        fill = torch.tensor(self.fill_value, dtype=inputs.dtype, device=inputs.device)
-        masked_inputs = torch.where(block_mask, fill, inputs)
-        stats = dict(
-            aml_mask_ratio=block_mask.float().mean(),
-            aml_weak_ratio=weak_mask.float().mean(),
+        masked_inputs = inputs.masked_fill(block_mask, self.fill_value)
+        stats = self._statistics(masked, weak_blocks, weak_mask, score_map, (height, width))
+        return AMLOutput(masked_inputs, block_mask, score_map, weak_mask, stats)
+
+    def _statistics(self, masked: Tensor, weak_blocks: Tensor, weak_mask: Tensor,
+                    score_map: Tensor, image_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """0-dim float32 statistics for the log, computed on the block grid where possible."""
+        area = _block_area(image_size, self.block_size, masked.device)
+        num_pixels = masked.shape[0] * image_size[0] * image_size[1]
+        if self.granularity == 'block' and not self.compat_official:
+            weak_ratio = (weak_blocks * area).sum() / num_pixels
+        else:
+            weak_ratio = weak_mask.count_nonzero().float() / num_pixels
+        return dict(
+            aml_mask_ratio=(masked * area).sum() / num_pixels,
+            aml_weak_ratio=weak_ratio,
             aml_score_mean=score_map.mean(),
             aml_masked_blocks=masked.flatten(1).sum(dim=1).float().mean(),
             aml_weak_blocks=weak_blocks.flatten(1).sum(dim=1).float().mean(),
             aml_block_mask_ratio=masked.float().mean())
-        return AMLOutput(masked_inputs, block_mask, score_map, weak_mask, stats)
 
     @torch.no_grad()
     def forward(self, inputs: Tensor, vis_feat: Tensor, text_feat: Tensor,

@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .base_ris_head import BaseRISDecodeHead
+from .caris_head import CARISHead
 from .lite_ris_head import LiteRISHead
 
-__all__ = ['BaseRISDecodeHead', 'LiteRISHead']
+__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LiteRISHead']

@@ -118,11 +118,7 @@ class LiteRISHead(BaseRISDecodeHead):
                  use_coords: bool = True,
                  norm_cfg: ConfigType = dict(type='GN', num_groups=8, requires_grad=True),
                  loss_decode: Union[ConfigType, Sequence[ConfigType]] = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=False,
-                     loss_weight=1.0,
-                     class_weight=[0.9, 1.1],
-                     avg_non_ignore=True),
+                     type='RISCrossEntropyLoss', class_weight=[0.9, 1.1], loss_weight=1.0),
                  **kwargs) -> None:
         if isinstance(in_channels, int):
             in_channels = [in_channels]

@@ -1,5 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-import time
 
 import pytest
 import torch
@@ -163,7 +162,6 @@ def test_overfits_four_samples_quickly():
 
     head = _head(dropout_ratio=0.0)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
-    start = time.perf_counter()
     losses = []
     for _ in range(60):
         loss = head.loss(feats, text, mask, samples, None)['loss_ce']
@@ -171,7 +169,6 @@ def test_overfits_four_samples_quickly():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert time.perf_counter() - start < 10
     # Measured: 0.65 -> 0.04; a clear factor below that would mean a broken head.
     assert losses[-1] < 0.15 * losses[0], losses[::10]
     acc = head.loss(feats, text, mask, samples, None)['acc_seg']
