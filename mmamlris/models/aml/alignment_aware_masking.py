@@ -47,7 +47,8 @@ class AMLOutput(NamedTuple):
 def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
     """``(h, w)`` from an int or a pair of positive ints."""
     pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+    if len(pair) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
         raise ValueError(f'AlignmentAwareMasking: {name} must be a positive int or a pair of '
                          f'positive ints (h, w), got {value!r}.')
     return pair
@@ -176,21 +177,22 @@ class AlignmentAwareMasking(BaseModule):
 
     **Options: paper vs released code** (DESIGN.md §1, RIS_REFERENCE.md §1.4-1.5)
 
-    ==================  ==============================  ================================
-    key                 paper (default)                 released code (compat_official)
-    ==================  ==============================  ================================
-    projection          ``'random'`` Gaussian, both     ``'text_to_visual'`` untrained
-                                                        Linear with bias
-    normalize           True                            False
-    temperature         (see below)                     1.0
-    softmax_over        ``'tokens'``                    ``'tokens'`` (the paper says
-                                                        "column-wise"; ``'cells'`` exists)
-    padding tokens      excluded                        included (a bug; compat only)
-    reduce              ``'max'`` (``'mean'`` ablation)  ``'max'``
-    score_norm          (see below)                     ``'none'``
-    granularity         ``'block'`` (``'pixel'`` =      ``K // 4`` weak (block, offset)
-                        the literal recipe)             pairs, both columns masked
-    ==================  ==============================  ================================
+    ================  ================================  ================================
+    key               paper / ours (default)            released code (compat_official)
+    ================  ================================  ================================
+    projection        ``'random'`` Gaussian, both       ``'text_to_visual'``: untrained
+                      modalities                        Linear(C_t -> C_v) with bias
+    normalize         True                              False
+    temperature       0.05 (ours, see below)            1.0
+    softmax_over      ``'tokens'`` ("column-wise";      ``'tokens'``
+                      ``'cells'`` is the other axis)
+    padding tokens    excluded                          included (a bug; compat only)
+    reduce            ``'max'`` (``'mean'``: ablation)  ``'max'``
+    score_norm        ``'minmax'`` (ours, see below)    ``'none'``
+    granularity       ``'block'`` (``'pixel'``: the     ``K // 4`` of the weak (block,
+                      paper's literal recipe)           pixel-offset) pairs, both
+                                                        columns used as block ids
+    ================  ================================  ================================
 
     ``compat_official=True`` sets the right column itself (``projection``, ``normalize``,
     ``temperature``, ``softmax_over``, ``reduce``, ``score_norm``, ``granularity``, ``mode``
@@ -206,14 +208,45 @@ class AlignmentAwareMasking(BaseModule):
 
     **Why ``temperature=0.05`` and ``score_norm='minmax'`` by default (the scale trap).**
     Unrelated l2-normalised features have projected cosines of about +-1/sqrt(D_a) (0.06 at
-    D_a=256), so with ``temperature=1`` a softmax over ~10-20 tokens is flat and its max sits
-    near ``1/N``, below ``tau=0.4`` everywhere: every block is weak. Measured on CPU (seeded;
-    mean over 16 batches; "aligned" cells are planted: a cell is set to
-    ``normalize(u + 0.75 g)`` where ``u`` is the visual direction whose projection matches
-    one real token's projection, ``g`` Gaussian noise, 20 % of the cells of each image
-    aligned; blocks are 32 x 32 = one cell; 10 of 20 tokens are real):
+    D_a=256), so with ``temperature=1`` a softmax over ~10-20 tokens is flat, its max sits
+    near ``1/N`` below ``tau=0.4`` everywhere, every block is weak and AML degenerates into
+    random masking of ``rho`` of the image. Measured on CPU (seeded, 12 batches per cell,
+    20 token slots of which 10 real, ``D_a=256``, 32 x 32 blocks = one feature cell):
+    *random*: Gaussian features; *planted*: 20 % of the cells of each image are
+    ``0.25 u + g`` with ``u`` the unit visual direction whose projection matches one real
+    token's projection and ``g`` unit-norm noise (projected similarity ~0.35-0.5 against
+    +-0.06); *+common*: the planted features l2-normalised plus one shared direction per
+    modality (anisotropy, as in real encoders). Each cell: fraction of blocks weak / masked,
+    and for planted features the fraction of aligned / other blocks masked.
 
-    (the table is filled in from ``tools/analysis_tools``-style measurements; see below)
+    ===========================  ===========  =======================  =======================
+    vis [2,512,5,5], 160 x 160   random       planted                  planted + common
+    ===========================  ===========  =======================  =======================
+    defaults (0.05, minmax)      .63 / .16    .68 / .18 / .00 / .22    .80 / .21 / .06 / .24
+    temperature 1, none          1.0 / .24    1.0 / .24 / .24 / .24    1.0 / .24 / .27 / .23
+    temperature 0.05, none       .63 / .16    .36 / .10 / .00 / .12    .71 / .18 / .04 / .22
+    temperature 1, minmax        .54 / .14    .83 / .21 / .02 / .25    .82 / .21 / .07 / .24
+    defaults, granularity pixel  .89 / .88    .88 / .86 / .38 / .98    .97 / .96 / .82 / 1.0
+    ===========================  ===========  =======================  =======================
+
+    ===========================  ===========  =======================  =======================
+    vis [8,1024,14,14], 448^2    random       planted                  planted + common
+    ===========================  ===========  =======================  =======================
+    defaults (0.05, minmax)      .79 / .20    .63 / .16 / .00 / .20    .77 / .19 / .01 / .24
+    temperature 1, none          1.0 / .25    1.0 / .25 / .24 / .25    1.0 / .25 / .25 / .25
+    temperature 0.05, none       .66 / .16    .33 / .08 / .00 / .11    .63 / .16 / .00 / .20
+    temperature 1, minmax        .70 / .18    .82 / .21 / .03 / .25    .84 / .21 / .06 / .25
+    defaults, granularity pixel  .97 / .96    .85 / .83 / .24 / .98    .95 / .94 / .71 / 1.0
+    ===========================  ===========  =======================  =======================
+
+    With the defaults, ``tau=0.4, rho=0.25`` mask 16-21 % of the blocks and almost never an
+    aligned one; minmax makes the weak set relative to each image, so it does not depend on
+    ``D_a``, the token count or the feature scale (without it, ``temperature`` alone has to
+    be re-tuned: 0.02 already leaves nothing weak). ``granularity='pixel'`` shows the
+    density trap: 83-96 % of the image masked, aligned blocks included. Note that with two
+    *independent* random projections, ``(V W_v)(T W_t)^T`` is a fixed random bilinear form
+    of the raw features: it measures alignment only along directions the encoders happen to
+    share through ``W_v W_t^T`` (the released code's untrained Linear has the same property).
 
     Args:
         vis_channels (int): ``C_v`` of the visual features.
@@ -421,7 +454,7 @@ class AlignmentAwareMasking(BaseModule):
             text = F.linear(text, self.text_proj_weight.float(), self.text_proj_bias.float())
         sim = torch.bmm(vis, text.transpose(1, 2))  # [B, hw, N]
         if self.normalize:
-            # Dividing the rows of V V'^T by |v| is l2-normalising the cells, at lower cost.
+            # Dividing each cell's row of S by |v| equals l2-normalising the cells first.
             sim = sim / vis_feat.flatten(2).norm(dim=1)[..., None].clamp_min(1e-12)
         sim = sim / self.temperature
 

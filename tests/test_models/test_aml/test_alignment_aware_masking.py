@@ -158,7 +158,8 @@ def test_output_fields_shapes_and_statistics():
     for key, value in out.stats.items():
         assert 'loss' not in key
         assert value.dim() == 0 and value.dtype == torch.float32 and torch.isfinite(value)
-    assert out.stats['aml_mask_ratio'].item() == pytest.approx(out.block_mask.float().mean().item())
+    mask_ratio = out.block_mask.float().mean().item()
+    assert out.stats['aml_mask_ratio'].item() == pytest.approx(mask_ratio)
     assert out.stats['aml_weak_ratio'].item() == pytest.approx(out.weak_mask.float().mean().item())
     assert out.stats['aml_score_mean'].item() == pytest.approx(out.score_map.mean().item())
     blocks = block_grid(out.block_mask, (8, 8))
@@ -211,6 +212,21 @@ def test_autocast_does_not_lower_the_precision_of_the_scores():
         out = run(module, inputs, vis, text, mask)
     assert out.score_map.dtype == torch.float32
     assert torch.equal(out.score_map, reference.score_map)
+
+
+@pytest.mark.gpu
+def test_cuda_gives_the_cpu_scores_and_device_tensors():
+    batch = make_batch(batch=3, size=(70, 45))
+    cpu = run(build(), *batch)
+    module = build().to('cuda')
+    out = run(module, *(t.to('cuda') for t in batch))
+    assert out.block_mask.device.type == 'cuda' and out.masked_inputs.device.type == 'cuda'
+    assert all(v.device.type == 'cuda' for v in out.stats.values())
+    torch.testing.assert_close(out.score_map.cpu(), cpu.score_map, rtol=1e-4, atol=1e-5)
+    with torch.autocast('cuda', dtype=torch.float16):
+        half = run(module, *(t.to('cuda') for t in batch))
+    assert half.score_map.dtype == torch.float32
+    torch.testing.assert_close(half.score_map, out.score_map)
 
 
 # ---------------------------------------------------------------------- thresholds
