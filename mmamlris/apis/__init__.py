@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .inferencer import RISInferencer
+
+__all__ = ['RISInferencer']

@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .ris_local_visualizer import Panel, RISLocalVisualizer, mask_iou
+
+__all__ = ['Panel', 'RISLocalVisualizer', 'mask_iou']

@@ -1,2 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-__all__ = []
+from .aml_visualization_hook import AMLVisualizationHook, denormalize_images
+
+__all__ = ['AMLVisualizationHook', 'denormalize_images']

@@ -1,0 +1,190 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""Draw what alignment-aware masking did during training."""
+import logging
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from torch import Tensor, nn
+
+from mmamlris.registry import HOOKS
+
+__all__ = ['AMLVisualizationHook', 'denormalize_images']
+
+DATA_BATCH = Optional[dict]
+
+
+def denormalize_images(inputs: Tensor, data_preprocessor: nn.Module) -> np.ndarray:
+    """Undo the data preprocessor's normalisation: model inputs -> RGB uint8 images.
+
+    Args:
+        inputs (Tensor): ``[B, 3, H, W]`` images as the model receives them.
+        data_preprocessor (nn.Module): The model's ``SegDataPreProcessor`` (or subclass);
+            its ``mean``/``std`` are used when it normalises, and the channels are taken to be
+            RGB when it converts the channel order (``bgr_to_rgb=True`` on the BGR images of
+            ``LoadImageFromFile``), BGR otherwise.
+
+    Returns:
+        np.ndarray: RGB uint8 ``[B, H, W, 3]``.
+    """
+    x = inputs.detach().float()
+    if getattr(data_preprocessor, '_enable_normalize', False):
+        x = x * data_preprocessor.std.to(x) + data_preprocessor.mean.to(x)
+    # mmseg's SegDataPreProcessor names it `channel_conversion`, mmengine's `_channel_...`.
+    converts = getattr(data_preprocessor, 'channel_conversion',
+                       getattr(data_preprocessor, '_channel_conversion', False))
+    if not converts:
+        x = x.flip(1)  # BGR as loaded by cv2 -> RGB
+    x = x.round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _fit(mask: Tensor, size: Tuple[int, int], fill: int) -> Tensor:
+    """Pad (bottom/right, as mmseg's ``stack_batch``) or crop ``[..., h, w]`` to ``size``."""
+    height, width = mask.shape[-2:]
+    pad_h, pad_w = size[0] - height, size[1] - width
+    if pad_h > 0 or pad_w > 0:
+        mask = F.pad(mask, (0, max(pad_w, 0), 0, max(pad_h, 0)), value=fill)
+    return mask[..., :size[0], :size[1]]
+
+
+@HOOKS.register_module()
+class AMLVisualizationHook(Hook):
+    """Draw, every ``interval`` training iterations, what AML masked.
+
+    Before the chosen iteration the hook sets ``record_aml = True`` on the (unwrapped)
+    :class:`AMLSegmentor`, which then keeps the tensors of that step in ``aml_record``
+    (``inputs``, ``masked_inputs``, ``block_mask``, ``weak_mask``, ``score_map`` and the
+    stage-2 ``seg_logits``). After the step the hook draws the first ``num_samples`` samples
+    of the batch with :meth:`RISLocalVisualizer.add_aml_panels` (input + expression,
+    alignment heat map, weak set, block mask, masked stage-2 input, stage-2 prediction, GT),
+    which sends them to every vis backend (``vis_data/vis_image/aml_sample<i>_<iter>.png``
+    with ``LocalVisBackend``; images in TensorBoard when configured), then clears the
+    record. The images are shown at the network input size (padding cropped).
+
+    Only the main process draws; a model without AML (the baseline) is warned about once
+    and left alone.
+
+    Args:
+        interval (int): Draw every ``interval`` training iterations. Defaults to 50.
+        num_samples (int): Samples of the batch to draw. Defaults to 4.
+        draw (bool): Whether to draw at all. Defaults to True.
+    """
+    priority = 'NORMAL'
+
+    def __init__(self, interval: int = 50, num_samples: int = 4, draw: bool = True) -> None:
+        for key, value in (('interval', interval), ('num_samples', num_samples)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f'AMLVisualizationHook: {key} must be a positive int, got '
+                                 f'{value!r}.')
+        self.interval = interval
+        self.num_samples = num_samples
+        self.draw = bool(draw)
+        self._warned_no_aml = False
+
+    @staticmethod
+    def _unwrap(model: nn.Module) -> nn.Module:
+        return model.module if is_model_wrapper(model) else model
+
+    def before_run(self, runner) -> None:
+        """Check that the runner's visualizer can draw AML panels."""
+        if self.draw and not hasattr(runner.visualizer, 'add_aml_panels'):
+            raise TypeError(
+                'AMLVisualizationHook draws with RISLocalVisualizer.add_aml_panels, but the '
+                f'visualizer is a {type(runner.visualizer).__name__}; set '
+                "visualizer=dict(type='RISLocalVisualizer', vis_backends=...) in the config.")
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None) -> None:
+        """Ask the model to record this step's AML tensors when it is a drawing step."""
+        if not self.draw or not is_main_process():
+            return
+        if not self.every_n_train_iters(runner, self.interval):
+            return
+        model = self._unwrap(runner.model)
+        if not getattr(model, 'with_aml', False):
+            if not self._warned_no_aml:
+                self._warned_no_aml = True
+                print_log(
+                    'AMLVisualizationHook: the model trains without AML (model.aml is None), '
+                    'so there is nothing to draw; remove the hook or turn AML on.',
+                    logger='current', level=logging.WARNING)
+            return
+        model.record_aml = True
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: DATA_BATCH = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Draw the recorded step, then stop recording."""
+        model = self._unwrap(runner.model)
+        if not getattr(model, 'record_aml', False):
+            return
+        record = model.aml_record
+        try:
+            if record is None:
+                print_log('AMLVisualizationHook: the model recorded nothing in this step.',
+                          logger='current', level=logging.WARNING)
+                return
+            samples = (data_batch or {}).get('data_samples') or []
+            self._draw(runner, model, record, samples)
+        finally:
+            model.record_aml = False
+            model.aml_record = None
+
+    def _draw(self, runner, model: nn.Module, record: Dict[str, Tensor],
+              samples: Sequence) -> None:
+        """Draw the first ``num_samples`` samples of a recorded step."""
+        inputs = record['inputs']
+        count = min(self.num_samples, inputs.shape[0])
+        size = tuple(inputs.shape[-2:])
+        preprocessor = model.data_preprocessor
+        images = denormalize_images(inputs[:count], preprocessor)
+        masked = denormalize_images(record['masked_inputs'][:count], preprocessor)
+        preds = self._predictions(model, record.get('seg_logits'), size, count)
+        for i in range(count):
+            sample = samples[i] if i < len(samples) else None
+            meta = sample.metainfo if sample is not None else {}
+            height, width = self._shown_size(meta, size)
+            gt = None
+            if sample is not None and 'gt_sem_seg' in sample:
+                gt = _fit(sample.gt_sem_seg.data.detach().cpu(), size, 255)[0]
+                gt = gt[:height, :width]
+            runner.visualizer.add_aml_panels(
+                f'aml_sample{i}',
+                images[i, :height, :width],
+                meta.get('text', ''),
+                score_map=record['score_map'][i].float().cpu(),
+                weak_mask=record['weak_mask'][i, 0, :height, :width].cpu(),
+                block_mask=record['block_mask'][i, 0, :height, :width].cpu(),
+                masked_image=masked[i, :height, :width],
+                pred_mask=preds[i][:height, :width] if preds is not None else None,
+                gt_mask=gt,
+                step=runner.iter + 1)
+
+    @staticmethod
+    def _shown_size(meta: dict, size: Tuple[int, int]) -> Tuple[int, int]:
+        """The image's own size inside the padded batch (``img_shape``), capped by it."""
+        shape = meta.get('img_shape') or size
+        return min(int(shape[0]), size[0]), min(int(shape[1]), size[1])
+
+    @staticmethod
+    def _predictions(model: nn.Module, seg_logits: Optional[Tensor], size: Tuple[int, int],
+                     count: int) -> Optional[List[Tensor]]:
+        """Stage-2 logits ``[B, C, h, w]`` -> masks ``[H, W]`` (uint8, 1 = object)."""
+        if seg_logits is None:
+            return None
+        logits = seg_logits[:count].detach().float()
+        align_corners = bool(getattr(model, 'align_corners', False))
+        logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=align_corners)
+        if logits.shape[1] > 1:
+            masks = logits.argmax(dim=1)
+        else:
+            threshold = float(getattr(getattr(model, 'decode_head', None), 'threshold', 0.5))
+            masks = logits[:, 0].sigmoid() > threshold
+        return [m.to(torch.uint8).cpu() for m in masks]

@@ -1,0 +1,217 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""See what AML would mask on training samples, before training (or with a checkpoint).
+
+Builds the config's training dataset (with its training pipeline) and model, runs only
+stage 1 and the alignment-aware masking on ``-n`` samples, writes one panel image per sample
+(input + expression, alignment heat map, weak set, block mask, stage-2 input, GT) to
+``--out``, and prints the mean masked and weak fractions, so that ``tau``, ``rho``,
+``temperature`` and ``block_size`` can be tuned from them::
+
+    python tools/analysis_tools/browse_aml_masks.py \
+        configs/amlris/amlris_lite_minilm_synref-160x160.py --out work_dirs/aml_masks -n 16 \
+        --cfg-options model.aml.tau=0.3
+
+Without ``--checkpoint`` the model has its initial weights (pretrained text encoder,
+randomly initialised parts elsewhere), which is what AML sees at the start of training.
+The model runs in training mode, as AML does during training (BatchNorm uses the batch
+statistics); nothing is optimised or saved.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+from typing import Dict, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+# Statistics of AlignmentAwareMasking printed, with their descriptions.
+_STATS = (('aml_mask_ratio', 'masked fraction (pixels)'),
+          ('aml_weak_ratio', 'weak fraction (pixels)'),
+          ('aml_block_mask_ratio', 'masked fraction (blocks)'),
+          ('aml_masked_blocks', 'masked blocks per image'),
+          ('aml_weak_blocks', 'weak blocks per image'),
+          ('aml_score_mean', 'alignment score mean'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser(
+        description='Draw what alignment-aware masking masks on training samples')
+    parser.add_argument('config', help='config file (with model.aml)')
+    parser.add_argument('--checkpoint', help='checkpoint to load (default: initial weights)')
+    parser.add_argument('--out', required=True, help='directory to write the panels to')
+    parser.add_argument('-n', '--num-samples', type=int, default=16,
+                        help='number of training samples to draw')
+    parser.add_argument('--split', help='annotation split to read with the training pipeline '
+                        '(default: the split of train_dataloader.dataset)')
+    parser.add_argument('--batch-size', type=int, default=4,
+                        help='samples per forward pass (AML works per batch)')
+    parser.add_argument('--device', default=None,
+                        help="device, e.g. 'cpu' or 'cuda:0' (default: cuda if available)")
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the expression sampling and the AML block choices')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, e.g. model.aml.tau=0.3 model.aml.rho=0.5')
+    args = parser.parse_args(argv)
+    if args.num_samples < 1:
+        parser.error(f'-n must be at least 1, got {args.num_samples}.')
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be at least 1, got {args.batch_size}.')
+    if not osp.isfile(args.config):
+        parser.error(f'config file {args.config!r} does not exist.')
+    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
+        parser.error(f'checkpoint {args.checkpoint!r} does not exist.')
+    return args
+
+
+def _train_dataset_cfg(cfg, split: Optional[str]) -> dict:
+    """The training dataset config, with ``split`` set on the dataset that has one."""
+    loader = cfg.get('train_dataloader')
+    if not loader or not loader.get('dataset'):
+        raise SystemExit('The config has no train_dataloader.dataset to browse.')
+    dataset_cfg = copy.deepcopy(loader['dataset'])
+    if split is None:
+        return dataset_cfg
+    inner = dataset_cfg
+    while 'split' not in inner and inner.get('dataset'):  # RepeatDataset and the like
+        inner = inner['dataset']
+    if 'split' not in inner:
+        raise SystemExit('--split: the training dataset config has no `split` key to set; '
+                         'edit the config instead.')
+    inner['split'] = split
+    return dataset_cfg
+
+
+def _build_model(cfg, checkpoint: Optional[str], device):
+    import logging
+
+    from mmengine.logging import MMLogger
+    from mmengine.runner import load_checkpoint
+
+    from mmamlris.registry import MODELS
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights logs every parameter at INFO
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    return model.to(device).train()
+
+
+def run_stage1_aml(model, data: Dict) -> object:
+    """Stage 1 and the masking of :class:`AMLSegmentor` on a preprocessed batch.
+
+    Args:
+        model (AMLSegmentor): A model with ``aml``.
+        data (dict): ``inputs`` ``[B, 3, H, W]`` and ``data_samples`` from the data
+            preprocessor (training mode).
+
+    Returns:
+        AMLOutput: What :class:`AlignmentAwareMasking` returns.
+    """
+    import torch
+
+    from mmamlris.models.data_preprocessor import stack_text_inputs
+    inputs, samples = data['inputs'], data['data_samples']
+    input_ids, attention_mask = stack_text_inputs(samples)
+    with torch.no_grad():
+        vis_feats, text_feats, _ = model._stage1(inputs, input_ids, attention_mask, samples,
+                                                 dict())
+        return model.aml(inputs, vis_feats[model.aml_feat_index], *text_feats)
+
+
+def _draw_batch(visualizer, model, data: Dict, aml_out, out_dir: str, first: int) -> None:
+    """Write one panel image per sample of the batch."""
+    from mmamlris.engine.hooks import denormalize_images
+    inputs, samples = data['inputs'], data['data_samples']
+    images = denormalize_images(inputs, model.data_preprocessor)
+    masked = denormalize_images(aml_out.masked_inputs, model.data_preprocessor)
+    for i, sample in enumerate(samples):
+        meta = sample.metainfo
+        shape = meta.get('img_shape') or inputs.shape[-2:]
+        height, width = min(int(shape[0]), inputs.shape[2]), min(int(shape[1]), inputs.shape[3])
+        gt = None
+        if 'gt_sem_seg' in sample:
+            gt = sample.gt_sem_seg.data[0, :height, :width].cpu()
+        stem = osp.splitext(osp.basename(str(meta.get('img_path', 'sample'))))[0]
+        name = f'{first + i:04d}_{stem}_ref{meta.get("ref_id", "")}'
+        visualizer.add_aml_panels(
+            name,
+            images[i, :height, :width],
+            meta.get('text', ''),
+            score_map=aml_out.score_map[i].float().cpu(),
+            weak_mask=aml_out.weak_mask[i, 0, :height, :width].cpu(),
+            block_mask=aml_out.block_mask[i, 0, :height, :width].cpu(),
+            masked_image=masked[i, :height, :width],
+            gt_mask=gt,
+            out_file=osp.join(out_dir, f'{name}.png'))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    """Run the tool; returns the mean of every AML statistic over the samples."""
+    args = parse_args(argv)
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from tqdm import tqdm
+
+    import mmamlris  # noqa: F401  (registers every component)
+    from mmamlris.registry import DATASETS
+    from mmamlris.visualization import RISLocalVisualizer
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if not cfg.get('model') or cfg.model.get('aml') is None:
+        raise SystemExit(
+            f'{args.config} has no model.aml: it trains without alignment-aware masking, so '
+            'there is nothing to browse. Use a configs/amlris/ config, or a config that sets '
+            "model.aml=dict(type='AlignmentAwareMasking', vis_channels=..., "
+            'text_channels=...).')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    dataset = DATASETS.build(_train_dataset_cfg(cfg, args.split))
+    if len(dataset) == 0:
+        raise SystemExit('The training dataset is empty.')
+    count = min(args.num_samples, len(dataset))
+    model = _build_model(cfg, args.checkpoint, device)
+    os.makedirs(args.out, exist_ok=True)
+    visualizer = RISLocalVisualizer.get_instance(f'browse_aml_masks_{id(args)}')
+
+    totals: Dict[str, float] = {}
+    with tqdm(total=count, desc='AML masks', unit='sample') as progress:
+        for first in range(0, count, args.batch_size):
+            items = [dataset[i] for i in range(first, min(first + args.batch_size, count))]
+            data = model.data_preprocessor(pseudo_collate(items), True)
+            aml_out = run_stage1_aml(model, data)
+            for key, value in aml_out.stats.items():
+                totals[key] = totals.get(key, 0.0) + float(value) * len(items)
+            _draw_batch(visualizer, model, data, aml_out, args.out, first)
+            progress.update(len(items))
+
+    means = {key: value / count for key, value in totals.items()}
+    aml = cfg.model.aml
+    settings = ', '.join(f'{k}={aml[k]}' for k in ('tau', 'rho', 'temperature', 'block_size',
+                                                   'score_norm', 'granularity') if k in aml)
+    print(f'AML on {count} training samples ({settings}):')
+    for key, label in _STATS:
+        if key in means:
+            print(f'  {label:<26} {means[key]:.3f}')
+    print(f'Panels written to {args.out}')
+    return means
+
+
+if __name__ == '__main__':
+    main()
