@@ -23,13 +23,18 @@ TINY_MODEL: Dict = {
 TINY_AML: Dict = {'model.aml.vis_channels': 64, 'model.aml.text_channels': 32}
 
 
-def load_tool(*path: str) -> ModuleType:
-    """Import a script of ``tools/`` (which is not a package) by its path in the repo."""
-    name = '_tool_' + '_'.join(p.replace('.py', '') for p in path)
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, 'tools', *path))
+def load_script(*path: str) -> ModuleType:
+    """Import a script of the repo (``tools/``, ``demo/`` are not packages) by its path."""
+    name = '_script_' + '_'.join(p.replace('.py', '') for p in path)
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, *path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_tool(*path: str) -> ModuleType:
+    """Import a script of ``tools/`` by its path below ``tools/``."""
+    return load_script('tools', *path)
 
 
 def make_tiny_synref(data_root: str, num_images: int = 12, img_size: int = 64,

@@ -1,6 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 import copy
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -12,7 +11,7 @@ from mmengine.dataset import pseudo_collate
 
 from mmamlris.apis import RISInferencer
 from mmamlris.registry import DATASETS, MODELS
-from mmamlris.testing import tiny_bert_config
+from mmamlris.testing.tiny_configs import TINY_MODEL, make_tiny_synref
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'lite', 'lite_minilm_synref-160x160.py')
@@ -21,14 +20,7 @@ CONFIG = osp.join(ROOT, 'configs', 'lite', 'lite_minilm_synref-160x160.py')
 def tiny_config(data_root: str) -> Config:
     """The lead's light SynRef config with a tiny backbone, text encoder and head."""
     cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict({
-        'model.backbone.stem_channels': 8,
-        'model.backbone.base_channels': 8,
-        'model.text_encoder': dict(pretrained=None, config=tiny_bert_config()),
-        'model.decode_head.in_channels': [8, 16, 32, 64],
-        'model.decode_head.channels': 16,
-        'model.decode_head.text_channels': 32,
-    })
+    cfg.merge_from_dict(TINY_MODEL)
     for dataset in cfg.test_dataloader.dataset.datasets:
         dataset.data_root = data_root
     return cfg
@@ -38,13 +30,7 @@ def tiny_config(data_root: str) -> Config:
 def setup(tmp_path_factory):
     """A tiny SynRef (images of different sizes), its config and a checkpoint."""
     root = tmp_path_factory.mktemp('inferencer')
-    spec = importlib.util.spec_from_file_location(
-        'synref_for_inferencer_test', osp.join(ROOT, 'tools', 'dataset_converters',
-                                               'synref.py'))
-    synref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synref)
-    data_root = str(root / 'synref')
-    synref.generate_synref(data_root, num_images=6, img_size=64, seed=1)
+    data_root = make_tiny_synref(str(root / 'synref'), num_images=6, seed=1)
     cfg = tiny_config(data_root)
     torch.manual_seed(1)
     model = MODELS.build(copy.deepcopy(cfg.model))

@@ -1,7 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 import copy
 import glob
-import importlib.util
 import os.path as osp
 from types import SimpleNamespace
 
@@ -17,7 +16,7 @@ from mmengine.visualization import Visualizer
 from mmamlris.engine.hooks import AMLVisualizationHook, denormalize_images
 from mmamlris.engine.hooks import aml_visualization_hook as hook_module
 from mmamlris.registry import HOOKS, MODELS
-from mmamlris.testing import tiny_bert_config
+from mmamlris.testing.tiny_configs import TINY_AML, TINY_MODEL, make_tiny_synref
 from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
 from mmamlris.visualization import RISLocalVisualizer
 
@@ -164,30 +163,16 @@ def test_denormalize_images_inverts_the_preprocessor():
         assert np.abs(image.astype(int) - expected).max() <= 1
 
 
-def _generate_synref(out_dir):
-    spec = importlib.util.spec_from_file_location(
-        'synref_for_hook_test', osp.join(ROOT, 'tools', 'dataset_converters', 'synref.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate_synref(str(out_dir), num_images=6, img_size=64, seed=0)
-
-
 def test_hook_in_a_runner_on_synref(request, tmp_path):
     """The AML SynRef config (which lists the hook), shrunk; two training iterations."""
     data_root = tmp_path / 'synref'
-    _generate_synref(data_root)
+    make_tiny_synref(str(data_root), num_images=6, seed=0)
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'amlris', 'amlris_lite_minilm_synref-160x160.py'))
     assert cfg.custom_hooks[0]['type'] == 'AMLVisualizationHook'
     cfg.merge_from_dict({
-        'model.backbone.stem_channels': 8,
-        'model.backbone.base_channels': 8,
-        'model.text_encoder': dict(pretrained=None, config=tiny_bert_config()),
-        'model.decode_head.in_channels': [8, 16, 32, 64],
-        'model.decode_head.channels': 16,
-        'model.decode_head.text_channels': 32,
-        'model.aml.vis_channels': 64,
-        'model.aml.text_channels': 32,
+        **TINY_MODEL,
+        **TINY_AML,
         'model.aml.tau': 0.5,
         'model.aml.rho': 1.0,
         'train_dataloader.dataset.data_root': str(data_root),

@@ -1,7 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """tools/analysis_tools/browse_aml_masks.py on a tiny SynRef with a tiny random model."""
 import glob
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmamlris.testing import tiny_bert_config
+from mmamlris.testing.tiny_configs import TINY_MODEL, load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 160  # the SynRef training pipeline resizes to 160 x 160
@@ -17,31 +16,18 @@ NUM_PANELS = 6  # input, heat map, weak set, block mask, stage-2 input, GT
 MEAN_RGB = np.array([124, 116, 104])  # the data preprocessor's mean, rounded
 
 
-def load_script(name, path):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-browse = load_script('browse_aml_masks_under_test',
-                     ('tools', 'analysis_tools', 'browse_aml_masks.py'))
+browse = load_script('tools', 'analysis_tools', 'browse_aml_masks.py')
 
 
 @pytest.fixture(scope='module')
 def configs(tmp_path_factory):
     """A tiny AML config and its baseline (no model.aml), on a tiny SynRef."""
     root = tmp_path_factory.mktemp('browse')
-    synref = load_script('synref_for_browse_test', ('tools', 'dataset_converters', 'synref.py'))
+    synref = load_script('tools', 'dataset_converters', 'synref.py')
     data_root = str(root / 'synref')
     synref.generate_synref(data_root, num_images=8, img_size=64, seed=3)
     tiny = {
-        'model.backbone.stem_channels': 8,
-        'model.backbone.base_channels': 8,
-        'model.text_encoder': dict(pretrained=None, config=tiny_bert_config()),
-        'model.decode_head.in_channels': [8, 16, 32, 64],
-        'model.decode_head.channels': 16,
-        'model.decode_head.text_channels': 32,
+        **TINY_MODEL,
         'train_dataloader.dataset.data_root': data_root,
     }
     paths = dict(root=root)

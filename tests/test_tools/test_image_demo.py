@@ -1,7 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """demo/image_demo.py on a SynRef image, with a tiny model checkpoint."""
 import copy
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -12,36 +11,22 @@ from mmengine.config import Config
 
 from mmamlris.apis import RISInferencer
 from mmamlris.registry import MODELS
-from mmamlris.testing import tiny_bert_config
+from mmamlris.testing.tiny_configs import TINY_MODEL, load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRED_RGB = np.array([255, 48, 48], np.float32)  # RISLocalVisualizer's default pred_color
 
 
-def load_script(name, path):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = load_script('image_demo_under_test', ('demo', 'image_demo.py'))
+demo = load_script('demo', 'image_demo.py')
 
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('image_demo')
-    synref = load_script('synref_for_demo_test', ('tools', 'dataset_converters', 'synref.py'))
+    synref = load_script('tools', 'dataset_converters', 'synref.py')
     synref.generate_synref(str(root / 'synref'), num_images=3, img_size=64, seed=2)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'lite', 'lite_minilm_synref-160x160.py'))
-    cfg.merge_from_dict({
-        'model.backbone.stem_channels': 8,
-        'model.backbone.base_channels': 8,
-        'model.text_encoder': dict(pretrained=None, config=tiny_bert_config()),
-        'model.decode_head.in_channels': [8, 16, 32, 64],
-        'model.decode_head.channels': 16,
-        'model.decode_head.text_channels': 32,
-    })
+    cfg.merge_from_dict(TINY_MODEL)
     config = str(root / 'tiny_lite.py')
     cfg.dump(config)
     torch.manual_seed(2)

@@ -72,4 +72,3 @@ class ConditionalPrompt(BaseModule):
             tokens.append(out_linear(F.relu(in_linear(cells))))
         prompts = torch.cat(tokens, dim=1) + self.prompt_embed.weight[None]
         return self.norm(prompts)
-

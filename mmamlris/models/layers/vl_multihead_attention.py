@@ -2,7 +2,6 @@
 """Multi-head attention between two token sets of different widths (GLIP style)."""
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_init

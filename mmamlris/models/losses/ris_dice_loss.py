@@ -1,7 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from typing import Optional
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
