@@ -21,4 +21,6 @@ CKPT="$(ls -t "$WORK_DIR"/best_*.pth 2>/dev/null | head -n 1 || true)"
 [[ -n "$CKPT" ]] || CKPT="$WORK_DIR/$(cat "$WORK_DIR/last_checkpoint" | xargs basename)"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test"
 echo "[demo] trained and evaluated $CONFIG in $(( $(date +%s) - start )) s; checkpoint: $CKPT"
-echo "[demo] AML panels drawn during training: $WORK_DIR/*/vis_data/vis_image/"
+if compgen -G "$WORK_DIR/*/vis_data/vis_image/aml_*.png" > /dev/null; then
+  echo "[demo] AML panels drawn during training: $(ls -d "$WORK_DIR"/*/vis_data/vis_image | tail -n 1)/"
+fi
