@@ -61,3 +61,12 @@ def test_missing_config_is_a_clear_error():
                           cwd=REPO_ROOT, text=True, capture_output=True)
     assert proc.returncode != 0
     assert "Config file 'configs/no_such.py' does not exist" in proc.stderr
+
+
+def test_image_demo_runs_with_the_trained_checkpoint(trained):
+    image = sorted(glob.glob(str(trained['root'] / 'synref' / 'images' / '*.jpg')))[0]
+    out_file = str(trained['root'] / 'demo.png')
+    log = run('demo/image_demo.py', image, 'the small red circle', trained['cfg'],
+              osp.join(trained['work_dir'], 'iter_2.pth'), '--out-file', out_file,
+              '--device', 'cpu')
+    assert 'Wrote' in log and osp.getsize(out_file) > 0
