@@ -202,6 +202,7 @@ class AMLSegmentor(BaseSegmentor):
         vis1, text1, text2 = self._stage1(inputs, input_ids, attention_mask, data_samples,
                                           losses)
         aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1)
+        del vis1, text1  # free the stage-1 features before the stage-2 forward
         self._record(inputs, aml_out)
         losses.update(aml_out.stats)
 
@@ -216,6 +217,11 @@ class AMLSegmentor(BaseSegmentor):
                 data_samples: SampleList, losses: Dict[str, Tensor]
                 ) -> Tuple[List[Tensor], TextFeatures, Optional[TextFeatures]]:
         """Stage 1, the alignment pass on the unmasked images.
+
+        It runs under ``torch.no_grad()``, not ``torch.inference_mode()``: inference mode
+        measured no faster (lite SynRef config on the CPU, within noise), and a tensor that a
+        module computes in stage 1 and keeps for later (a cache) would be an inference tensor,
+        which stage 2 cannot save for its backward pass.
 
         Returns:
             tuple: The visual features and text features of stage 1 (detached), and the
@@ -237,9 +243,16 @@ class AMLSegmentor(BaseSegmentor):
         with torch.no_grad():
             feats = self.extract_feat(x)
             prompts = self.decode_head.text_prompts(feats)
-        if prompts is not None:
-            with torch.no_grad():
+            text1 = None
+            if prompts is not None:
                 text1 = self.text_encoder(input_ids, attention_mask, prompts)
+        # Under AMP, the half-precision copies of the weights that autocast made and cached in
+        # this no-grad pass have no gradient history. PyTorch releases without pytorch#165068
+        # (e.g. 2.1, the newest one mmcv 2.1 has wheels for) hand them to stage 2, which then
+        # back-propagates to none of those weights (pytorch#112583). Drop them: stage 2 casts
+        # the weights afresh.
+        torch.clear_autocast_cache()
+        if text1 is not None:
             return feats, text1, None
         # Image-independent text: encode once with gradient, reuse it detached for stage 1.
         text2 = self.text_encoder(input_ids, attention_mask, None)

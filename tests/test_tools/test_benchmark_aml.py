@@ -1,0 +1,135 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""tools/analysis_tools/benchmark_aml.py on a tiny model: output format, memory tracking.
+
+Timings are never asserted (shared machines are noisy); only the format of the report and
+the memory tracker's arithmetic on allocations of known size.
+"""
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmamlris.testing.tiny_configs import load_tool, write_tiny_config
+
+bench = load_tool('analysis_tools', 'benchmark_aml.py')
+
+FLOAT = r'(\d+(?:\.\d+)?(?:e[-+]?\d+)?)'
+COMMON = ['--iters', '2', '--warmup', '1', '--batch-size', '2', '--img-size', '64', '64',
+          '--threads', '1', '--device', 'cpu']
+
+
+@pytest.fixture(scope='module')
+def tiny_configs(tmp_path_factory):
+    """The shipped lite AML config and its baseline, shrunk to the tiny model."""
+    root = tmp_path_factory.mktemp('bench_aml')
+    data_root = str(root / 'no_data_needed')
+    aml = write_tiny_config('amlris/amlris_lite_minilm_synref-160x160.py',
+                            str(root / 'aml.py'), data_root)
+    base = write_tiny_config('lite/lite_minilm_synref-160x160.py', str(root / 'base.py'),
+                             data_root)
+    return dict(aml=aml, base=base)
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """``--threads`` sets torch's process-wide thread count: restore it for other tests."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _last_line(capsys):
+    out = capsys.readouterr().out
+    return out, out.strip().splitlines()[-1]
+
+
+def test_step_mode_prints_table_and_three_positive_ratios(tiny_configs, capsys):
+    returned = bench.main([tiny_configs['aml'], *COMMON])
+    out, last = _last_line(capsys)
+    assert last == returned
+    match = re.fullmatch(rf'time_ratio={FLOAT} memory_ratio={FLOAT} infer_ratio={FLOAT}', last)
+    assert match, last
+    assert all(float(v) > 0 for v in match.groups())
+    assert 'memory method: CPU tensor memory' in out
+    assert 'TorchDispatchMode' in out
+    assert 'load average' in out and 'threads 1' in out
+    for row in ('train step', 'peak memory', 'inference (test_step)'):
+        assert re.search(rf'^\| {re.escape(row)}.*\|$', out, re.M), row
+    assert 'batch 2 x 64x64' in out
+
+
+def test_masking_mode_reports_the_shares(tiny_configs, capsys):
+    bench.main([tiny_configs['aml'], *COMMON, '--mode', 'masking'])
+    out, last = _last_line(capsys)
+    match = re.fullmatch(rf'masking_ms={FLOAT} masking_share={FLOAT} stage1_share={FLOAT}',
+                         last)
+    assert match, last
+    masking_ms, masking_share, stage1_share = map(float, match.groups())
+    assert masking_ms > 0
+    # Parts of one step: each is a fraction of it (timed in the same process, so not noise).
+    assert 0 < masking_share < 1 and 0 < stage1_share < 1
+    assert 'masking op model.aml (PMME + AFM)' in out
+    # the lite head has no visual prompts: stage 1 encodes the text that stage 2 reuses
+    assert 'reused by stage 2' in out
+
+
+def test_config_without_aml_is_refused_unless_aml_cfg_is_given(tiny_configs, capsys):
+    with pytest.raises(SystemExit, match='has no model.aml'):
+        bench.main([tiny_configs['base'], *COMMON])
+    aml = Config.fromfile(tiny_configs['aml']).model.aml
+    bench.main([tiny_configs['base'], *COMMON, '--aml-cfg', repr(aml.to_dict())])
+    _, last = _last_line(capsys)
+    assert last.startswith('time_ratio=')
+    with pytest.raises(SystemExit, match='dict literal'):
+        bench.main([tiny_configs['base'], *COMMON, '--aml-cfg', 'not a dict('])
+
+
+def test_baseline_and_aml_models_share_their_weights(tiny_configs):
+    cfg = Config.fromfile(tiny_configs['aml'])
+    model_cfg, notes = bench.offline_model_cfg(cfg.model)
+    assert notes == []  # the tiny text model has no pretrained file to replace
+    baseline, aml_model = bench.build_model_pair(model_cfg, torch.device('cpu'), seed=0)
+    assert baseline.aml is None and aml_model.aml is not None
+    aml_state = aml_model.state_dict()
+    for key, value in baseline.state_dict().items():
+        assert torch.equal(value, aml_state[key]), key
+
+
+def test_absent_pretrained_files_become_random_init():
+    cfg = Config(dict(model=dict(
+        backbone=dict(type='X', init_cfg=dict(type='Pretrained', checkpoint='absent.pth')),
+        text_encoder=dict(type='HFTextEncoder', pretrained='absent/bert-base-uncased'))))
+    model_cfg, notes = bench.offline_model_cfg(cfg.model)
+    assert 'init_cfg' not in model_cfg.backbone
+    assert model_cfg.text_encoder.pretrained is None
+    assert model_cfg.text_encoder.config == dict(model_type='bert')
+    assert len(notes) == 2
+
+
+def test_memory_tracker_counts_live_storages_and_their_peak():
+    mib = 1 << 20
+    with bench.TensorMemoryTracker() as tracker:
+        a = torch.empty(mib, dtype=torch.uint8)
+        b = torch.empty(2 * mib, dtype=torch.uint8)
+        view = b[:10]  # a view allocates nothing
+        a.add_(1)  # in place: nothing new
+        assert tracker.live_bytes == 3 * mib
+        del a, b
+        assert tracker.live_bytes == 2 * mib  # the view keeps b's storage alive
+        del view
+        assert tracker.live_bytes == 0
+        c = torch.empty(mib, dtype=torch.uint8)
+    assert tracker.peak_bytes == 3 * mib
+    del c
+
+
+def test_memory_tracker_sees_backward():
+    x = torch.randn(256, 256, requires_grad=True)  # created outside: not counted
+    nbytes = x.numel() * 4
+    with bench.TensorMemoryTracker() as tracker:
+        y = (x * 2).sin()  # keeps x * 2 for the backward of sin
+        assert tracker.live_bytes == 2 * nbytes
+        y.sum().backward()
+    assert x.grad is not None
+    assert tracker.peak_bytes >= 3 * nbytes  # x * 2, y and at least x.grad at one moment
