@@ -70,6 +70,7 @@ def test_masking_mode_reports_the_shares(tiny_configs, capsys):
     # Parts of one step: each is a fraction of it (timed in the same process, so not noise).
     assert 0 < masking_share < 1 and 0 < stage1_share < 1
     assert 'masking op model.aml (PMME + AFM)' in out
+    assert 'no-grad alignment pass' in out
     # the lite head has no visual prompts: stage 1 encodes the text that stage 2 reuses
     assert 'reused by stage 2' in out
 

@@ -277,8 +277,7 @@ def time_call(fn: Callable[[], object], device: torch.device) -> float:
 
 def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup: int,
                      device: torch.device,
-                     prepare: Optional[Callable[[str], None]] = None,
-                     after: Optional[Callable[[str], None]] = None) -> Dict[str, List[float]]:
+                     prepare: Optional[Callable[[str], None]] = None) -> Dict[str, List[float]]:
     """Time several callables in turn, the order reversed every iteration.
 
     Args:
@@ -287,7 +286,6 @@ def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup:
         warmup (int): Unmeasured calls of each first.
         device (torch.device): Synchronised around each call on CUDA.
         prepare (callable, optional): ``prepare(name)`` runs untimed before each call.
-        after (callable, optional): ``after(name)`` runs untimed after each measured call.
 
     Returns:
         dict[str, list[float]]: Seconds of every measured call, by name.
@@ -302,8 +300,6 @@ def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup:
             seconds = time_call(calls[name], device)
             if i >= warmup:
                 times[name].append(seconds)
-                if after is not None:
-                    after(name)
     return times
 
 
@@ -611,8 +607,10 @@ def run_masking_mode(bench: _Bench) -> str:
     stage1_med = statistics.median(alignment_times)
     rows = [
         ['masking op model.aml (PMME + AFM)', _ms(masking), f'{masking_med / step_med:.3f}'],
-        ['stage 1: no-grad alignment pass (AMLSegmentor._stage1)', _ms(alignment_times),
-         f'{stage1_med / step_med:.3f}'],
+        ['stage 1 (AMLSegmentor._stage1): ' + (
+            'forward with gradient and loss (stage1_loss_weight > 0)'
+            if model.stage1_loss_weight > 0 else 'no-grad alignment pass'),
+         _ms(alignment_times), f'{stage1_med / step_med:.3f}'],
     ]
     shared = shared_text_times[args.warmup:]
     if any(shared):

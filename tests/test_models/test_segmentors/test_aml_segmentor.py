@@ -164,3 +164,13 @@ def test_tensor_mode_and_missing_text_errors():
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(ValueError):
         MODELS.build(tiny_segmentor_cfg(aml=AML, **kwargs))
+
+
+def test_every_parameter_gets_a_gradient_with_aml_under_autocast():
+    """Stage 1's no-grad pass must not leave gradient-less autocast weight copies behind."""
+    model = build(tiny_segmentor_cfg(aml=AML))
+    data = preprocess(model)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(**data, mode='loss')
+    model.parse_losses(losses)[0].backward()
+    assert not [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
