@@ -1,12 +1,14 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Shrink the shipped SynRef configs to seconds-long runs on a tiny generated SynRef."""
+import copy
 import importlib.util
 import os.path as osp
 from types import ModuleType
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from mmamlris.utils import PACKAGED_MODELS
 from .tiny_text_model import tiny_bert_config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -78,3 +80,25 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
         dataset.data_root = data_root
     cfg.dump(out_file)
     return out_file
+
+
+def offline_model_cfg(model_cfg) -> Tuple[dict, List[str]]:
+    """Replace pretrained files this machine lacks by random init of the same architecture.
+
+    Returns:
+        tuple: The model config and notes saying what was replaced.
+    """
+    model_cfg = copy.deepcopy(model_cfg)
+    notes = []
+    init_cfg = model_cfg.backbone.get('init_cfg') or {}
+    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        model_cfg.backbone.pop('init_cfg')
+        notes.append(f'backbone: {checkpoint} absent -> random init')
+    text = model_cfg.text_encoder
+    name = text.get('pretrained')
+    if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
+        text.pretrained = None
+        text.config = dict(model_type='bert')  # bert-base-uncased architecture
+        notes.append(f'text encoder: {name} absent -> random BERT-base')
+    return model_cfg, notes

@@ -16,24 +16,12 @@ from mmengine.optim import build_optim_wrapper
 
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs
-from mmamlris.utils import PACKAGED_MODELS
+from mmamlris.testing.tiny_configs import offline_model_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
-
-
-def _offline(model_cfg):
-    """Replace pretrained files that are absent by random init of the same architecture."""
-    model_cfg = copy.deepcopy(model_cfg)
-    model_cfg.backbone.pop('init_cfg', None)
-    text = model_cfg.text_encoder
-    name = text.get('pretrained')
-    if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
-        text.pretrained = None
-        text.config = dict(model_type='bert')  # bert-base-uncased architecture, random
-    return model_cfg
 
 
 def test_configs_were_found():
@@ -49,7 +37,7 @@ def test_config_trains_one_step_and_predicts(path):
     assert cfg.default_scope == 'mmseg'
     assert cfg.custom_imports.imports == ['mmamlris']
     torch.manual_seed(0)
-    model = MODELS.build(_offline(cfg.model))
+    model = MODELS.build(offline_model_cfg(cfg.model)[0])
     model.init_weights()
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if optim_cfg.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmamlris.testing.tiny_configs import load_tool, write_tiny_config
+from mmamlris.testing.tiny_configs import load_tool, offline_model_cfg, write_tiny_config
 
 bench = load_tool('analysis_tools', 'benchmark_aml.py')
 
@@ -88,7 +88,7 @@ def test_config_without_aml_is_refused_unless_aml_cfg_is_given(tiny_configs, cap
 
 def test_baseline_and_aml_models_share_their_weights(tiny_configs):
     cfg = Config.fromfile(tiny_configs['aml'])
-    model_cfg, notes = bench.offline_model_cfg(cfg.model)
+    model_cfg, notes = offline_model_cfg(cfg.model)
     assert notes == []  # the tiny text model has no pretrained file to replace
     baseline, aml_model = bench.build_model_pair(model_cfg, torch.device('cpu'), seed=0)
     assert baseline.aml is None and aml_model.aml is not None
@@ -101,7 +101,7 @@ def test_absent_pretrained_files_become_random_init():
     cfg = Config(dict(model=dict(
         backbone=dict(type='X', init_cfg=dict(type='Pretrained', checkpoint='absent.pth')),
         text_encoder=dict(type='HFTextEncoder', pretrained='absent/bert-base-uncased'))))
-    model_cfg, notes = bench.offline_model_cfg(cfg.model)
+    model_cfg, notes = offline_model_cfg(cfg.model)
     assert 'init_cfg' not in model_cfg.backbone
     assert model_cfg.text_encoder.pretrained is None
     assert model_cfg.text_encoder.config == dict(model_type='bert')

@@ -39,8 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--baseline-config',
                         default=osp.join(ROOT, 'configs/lite/lite_minilm_synref-160x160.py'))
-    parser.add_argument('--aml-config',
-                        default=osp.join(ROOT, 'configs/amlris/amlris_lite_minilm_synref-160x160.py'))
+    parser.add_argument(
+        '--aml-config',
+        default=osp.join(ROOT, 'configs/amlris/amlris_lite_minilm_synref-160x160.py'))
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/ablation_synref')

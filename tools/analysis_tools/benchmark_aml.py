@@ -171,30 +171,6 @@ def load_bench_config(args: argparse.Namespace):
 
 
 # ---------------------------------------------------------------------------- building
-def offline_model_cfg(model_cfg) -> Tuple[dict, List[str]]:
-    """Replace pretrained files this machine lacks by random init of the same architecture.
-
-    Returns:
-        tuple: The model config and notes saying what was replaced.
-    """
-    from mmamlris.utils import PACKAGED_MODELS
-
-    model_cfg = copy.deepcopy(model_cfg)
-    notes = []
-    init_cfg = model_cfg.backbone.get('init_cfg') or {}
-    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        model_cfg.backbone.pop('init_cfg')
-        notes.append(f'backbone: {checkpoint} absent -> random init')
-    text = model_cfg.text_encoder
-    name = text.get('pretrained')
-    if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
-        text.pretrained = None
-        text.config = dict(model_type='bert')  # bert-base-uncased architecture
-        notes.append(f'text encoder: {name} absent -> random BERT-base')
-    return model_cfg, notes
-
-
 def build_model_pair(model_cfg, device: torch.device, seed: int) -> Tuple[nn.Module, nn.Module]:
     """The baseline (``aml=None``) and the AML model, with the same weights, in train mode."""
     from mmamlris.registry import MODELS
@@ -450,6 +426,7 @@ class _Bench:
                              'cpu.')
         self.device = torch.device(device)
         self.cfg = load_bench_config(args)
+        from mmamlris.testing.tiny_configs import offline_model_cfg
         model_cfg, self.notes = offline_model_cfg(self.cfg.model)
         with _quiet():
             self.baseline, self.aml_model = build_model_pair(model_cfg, self.device, args.seed)

@@ -40,8 +40,9 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from tools.analysis_tools.benchmark_aml import (_quiet, build_optim,  # noqa: E402
                                                 config_img_size, format_table, load_average,
-                                                machine_line, offline_model_cfg, quartiles,
+                                                machine_line, quartiles,
                                                 synthetic_batch, time_alternating)
+from mmamlris.testing.tiny_configs import offline_model_cfg  # noqa: E402
 
 SYNREF_HINT = ('generate SynRef with `python tools/dataset_converters/synref.py --out '
                'data/synref --num-images 2000 --img-size 160 --seed 0`, or point '
