@@ -47,7 +47,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/ablation_synref')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra key=value options for every run')
-    parser.add_argument('--out-md', help='also write the markdown table to this file')
+    parser.add_argument('--out-md', help='also write the markdown table to this file '
+                        '(rewritten after every run, so an interrupted call leaves a table)')
+    parser.add_argument('--rerun', action='store_true',
+                        help='train again even where a finished run is in --work-dir '
+                        '(by default finished runs are reused, so a call can be resumed)')
     return parser.parse_args()
 
 
@@ -93,13 +97,19 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Dict[str, floa
     which, options = VARIANTS[variant]
     config = args.aml_config if which == 'aml' else args.baseline_config
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
+    out = osp.join(work_dir, 'per_expression.json')
+    if osp.isfile(out) and not args.rerun:
+        # Finished by an earlier, interrupted call of this script: reuse it.
+        with open(out) as f:
+            result = scores(json.load(f))
+        result.update(train_stats(work_dir))
+        return result
     os.makedirs(work_dir, exist_ok=True)
     options = [f'randomness.seed={seed}', 'custom_hooks=[]', *options, *args.cfg_options]
     run(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options],
         osp.join(work_dir, 'train.log'))
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    out = osp.join(work_dir, 'per_expression.json')
     run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
          '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
     with open(out) as f:
@@ -132,15 +142,15 @@ def table(results: Dict[str, List[Dict[str, float]]]) -> str:
 def main() -> None:
     args = parse_args()
     from tqdm import tqdm
-    jobs = [(v, s) for v in args.variants for s in args.seeds]
+    # Seed-major, so that an interrupted call has every variant for the seeds it finished.
+    jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: Dict[str, List[Dict[str, float]]] = {v: [] for v in args.variants}
     for variant, seed in tqdm(jobs, desc='ablation runs'):
         results[variant].append(one_run(args, variant, seed))
-    text = table(results)
-    print(text)
-    if args.out_md:
-        with open(args.out_md, 'w') as f:
-            f.write(text + '\n')
+        if args.out_md:
+            with open(args.out_md, 'w') as f:
+                f.write(table(results) + '\n')
+    print(table(results))
 
 
 if __name__ == '__main__':

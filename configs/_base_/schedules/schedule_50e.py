@@ -31,6 +31,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
                     save_best='oIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Generators in every checkpoint: --resume continues exactly (RandomStateHook).
+    random_state=dict(type='RandomStateHook'),
     visualization=dict(type='SegVisualizationHook'))
 # Total batch 16 = 2 GPUs x 8 (CARIS). Automatic lr scaling is off by default; turn it on
 # with --cfg-options auto_scale_lr.enable=True when training with another total batch size.

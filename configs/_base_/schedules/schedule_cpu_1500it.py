@@ -26,5 +26,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2,
                     save_best='oIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Generators in every checkpoint: --resume continues exactly (RandomStateHook).
+    random_state=dict(type='RandomStateHook'),
     visualization=dict(type='SegVisualizationHook'))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
