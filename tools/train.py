@@ -1,8 +1,12 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Train a referring segmentor: ``python tools/train.py CONFIG [options]``."""
 import argparse
+import logging
 import os.path as osp
 import sys
+
+import torch
+from mmengine.logging import print_log
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
@@ -27,15 +31,23 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
+    from mmamlris.utils.amp import disable_amp, enable_amp
     if args.amp:
-        from mmamlris.utils.amp import enable_amp
         enable_amp(cfg, args.amp_dtype)
+    elif not torch.cuda.is_available() and disable_amp(cfg):
+        print_log(f'{args.config} trains in mixed precision, which needs CUDA: this machine has '
+                  f'none, so it trains in float32 ({cfg.optim_wrapper.type}).',
+                  logger='current', level=logging.WARNING)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     runner = make_runner(cfg)
-    runner.train()
+    from mmamlris.engine.optimizers import NonFiniteLossError
+    try:
+        runner.train()
+    except NonFiniteLossError as error:
+        raise SystemExit(f'Training stopped: {error}') from None
 
 
 if __name__ == '__main__':

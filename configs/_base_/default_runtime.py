@@ -10,7 +10,12 @@ env_cfg = dict(
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='RISLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=False)
+# `skipped_updates`: total of NaN/Inf losses skipped so far (SkipNonFinite*OptimWrapper), shown
+# as its latest value rather than averaged over the logging window (max over a window of 1:
+# mmengine 0.10 wants a window_size in custom_cfg, which 'current' does not take).
+log_processor = dict(
+    by_epoch=False,
+    custom_cfg=[dict(data_src='skipped_updates', method_name='max', window_size=1)])
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -70,3 +70,36 @@ def test_image_demo_runs_with_the_trained_checkpoint(trained):
               osp.join(trained['work_dir'], 'iter_2.pth'), '--out-file', out_file,
               '--device', 'cpu')
     assert 'Wrote' in log and osp.getsize(out_file) > 0
+
+
+def test_nan_losses_stop_training_and_keep_the_last_good_checkpoint(trained):
+    """Resume the trained run with a NaN loss weight: 3 skipped updates, then a clear stop."""
+    work_dir = str(trained['root'] / 'nan_run')
+    os.makedirs(work_dir)
+    good = osp.join(trained['work_dir'], 'iter_2.pth')
+    with open(good, 'rb') as f:
+        good_bytes = f.read()
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', trained['cfg'], '--work-dir', work_dir, '--resume',
+         good, '--cfg-options', 'train_cfg.max_iters=8', 'default_hooks.checkpoint.interval=1',
+         'optim_wrapper.max_consecutive_skips=3',
+         'model.decode_head.loss_decode.0.loss_weight=nan'],
+        cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), text=True,
+        capture_output=True, timeout=600)
+    assert proc.returncode != 0
+    assert 'the update is skipped (3 in a row' in proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('Training stopped: The loss was NaN/Inf for 3 iterations in a row')
+    assert 'Traceback' not in proc.stderr
+    # the checkpoint resumed from is untouched; checkpoints written during the skipped
+    # iterations hold the good weights, unchanged
+    with open(good, 'rb') as f:
+        assert f.read() == good_bytes
+    import torch
+    reference = torch.load(good, map_location='cpu', weights_only=False)['state_dict']
+    for name in ('iter_3.pth', 'iter_4.pth'):
+        state = torch.load(osp.join(work_dir, name), map_location='cpu',
+                           weights_only=False)['state_dict']
+        for key, value in reference.items():
+            assert torch.equal(state[key], value), (name, key)
+    assert not osp.exists(osp.join(work_dir, 'iter_5.pth'))

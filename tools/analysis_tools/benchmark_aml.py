@@ -23,8 +23,8 @@ measured in one run, and mind the load average printed before and after.
 
 Pretrained files the config names but this machine lacks (Swin-B, BERT-base) are replaced by a
 random initialisation of the same architecture: speed and memory do not depend on the weights.
-On the CPU, an ``AmpOptimWrapper`` of the config becomes a float32 ``OptimWrapper`` (mmengine's
-AMP needs an accelerator); on CUDA the config's AMP settings are kept, and ``--amp`` turns
+On the CPU, a mixed-precision optimizer wrapper of the config becomes its float32 counterpart
+(``mmamlris.utils.amp.disable_amp``; mmengine's AMP needs an accelerator); on CUDA the config's AMP settings are kept, and ``--amp`` turns
 fp16 on as ``tools/train.py --amp`` does.
 
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` (reset before the measured step);
@@ -192,7 +192,7 @@ def build_optim(model: nn.Module, cfg, device: torch.device, amp: bool):
     """The config's optimizer wrapper; float32 on the CPU, AMP on CUDA as configured."""
     from mmengine.optim import build_optim_wrapper
 
-    from mmamlris.utils.amp import enable_amp
+    from mmamlris.utils.amp import disable_amp, enable_amp
 
     cfg = copy.deepcopy(cfg)
     if device.type == 'cuda':
@@ -202,11 +202,7 @@ def build_optim(model: nn.Module, cfg, device: torch.device, amp: bool):
         if amp:
             raise SystemExit('--amp needs --device cuda: mmengine\'s AmpOptimWrapper does not '
                              'run on the CPU.')
-        wrapper = cfg.optim_wrapper
-        if wrapper.get('type') == 'AmpOptimWrapper':
-            wrapper.type = 'OptimWrapper'
-            wrapper.pop('dtype', None)
-            wrapper.pop('loss_scale', None)
+        disable_amp(cfg)
     return build_optim_wrapper(model, cfg.optim_wrapper)
 
 
@@ -438,7 +434,7 @@ class _Bench:
         self.img_size = tuple(args.img_size or config_img_size(self.cfg))
         self.batch = synthetic_batch(self.batch_size, self.img_size, args.seed)
         # The autocast dtype of the training step (None: float32), as the optimizer wrapper has;
-        # an AmpOptimWrapper without dtype autocasts to float16.
+        # an AMP wrapper without dtype autocasts to float16.
         self.amp_dtype = None
         if hasattr(self.optims['aml'], 'cast_dtype'):
             self.amp_dtype = self.optims['aml'].cast_dtype or torch.float16

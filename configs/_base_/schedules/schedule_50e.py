@@ -4,7 +4,7 @@
 # 0.9) to 0 over all iterations; fp16 with dynamic loss scale; gradient-norm clip 1.0;
 # 50 epochs; validation every 2 epochs and every epoch in the last 16 (AMLRIS train.py).
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='SkipNonFiniteAmpOptimWrapper',  # AmpOptimWrapper + NaN/Inf-loss skipping
     dtype='float16',
     loss_scale='dynamic',
     constructor='RISOptimWrapperConstructor',

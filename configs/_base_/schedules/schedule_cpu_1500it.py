@@ -4,7 +4,7 @@
 # 100-iteration linear warm-up, then poly 0.9.
 max_iters = 1500
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',  # OptimWrapper + NaN/Inf-loss skipping
     constructor='RISOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
     clip_grad=dict(max_norm=1.0),
