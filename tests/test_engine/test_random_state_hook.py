@@ -1,13 +1,13 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """RandomStateHook in isolation; the end-to-end resume test is tests/test_tools/test_resume.py."""
+import logging
 import random
 from types import SimpleNamespace
 
 import numpy as np
 import torch
-from mmengine.logging import MMLogger
 
-from mmamlris.engine.hooks import RandomStateHook
+from mmamlris.engine.hooks import RandomStateHook, random_state_hook
 from mmamlris.engine.hooks.random_state_hook import capture_random_state, restore_random_state
 
 
@@ -45,14 +45,15 @@ def test_validation_leaves_the_generators_as_they_were():
     assert draw() == after
 
 
-def test_checkpoints_without_states_or_from_other_world_sizes_warn(capsys):
-    MMLogger.get_instance('mmengine')  # print_log's 'current' logger
+def test_checkpoints_without_states_or_from_other_world_sizes_warn(monkeypatch):
+    messages = []
+    monkeypatch.setattr(random_state_hook, 'print_log',
+                        lambda msg, **kwargs: messages.append((msg, kwargs['level'])))
     hook = RandomStateHook()
     hook.after_load_checkpoint(None, {})
     assert hook._pending is None
     hook.after_load_checkpoint(None, {'random_states': [capture_random_state()] * 2})
     assert hook._pending is None
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert 'has no random states' in text
-    assert 'random states of 2 processes and 1 are running' in text
+    assert 'has no random states' in messages[0][0]
+    assert 'random states of 2 processes and 1 are running' in messages[1][0]
+    assert all(level == logging.WARNING for _, level in messages)

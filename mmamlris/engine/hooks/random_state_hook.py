@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Save the random number generators in checkpoints, so that ``--resume`` is exact."""
+import logging
 import random
 from typing import Any, Dict, List, Optional
 
@@ -136,12 +137,12 @@ class RandomStateHook(Hook):
         if states is None:
             print_log('The checkpoint has no random states (written without RandomStateHook): '
                       'training resumes, but not bitwise as the uninterrupted run would.',
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
             return
         if len(states) != get_world_size():
             print_log(f'The checkpoint holds the random states of {len(states)} processes and '
                       f'{get_world_size()} are running: they are not restored, so the run '
-                      'continues with fresh random streams.', logger='current', level=30)
+                      'continues with fresh random streams.', logger='current', level=logging.WARNING)
             return
         self._pending = states[get_rank()]
 
