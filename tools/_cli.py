@@ -33,13 +33,34 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none' and not torch.cuda.is_available():
-        # NCCL needs GPUs; multi-process training on the CPU goes through gloo.
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        setup_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Multi-process training / evaluation without CUDA: gloo, CPU-capable DDP.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its runner passes
+    ``device_ids`` to DDP, both of which fail on a CPU-only machine; so the process group is
+    created here from torchrun's environment (mmengine then uses it as it is) and the model
+    is wrapped by ``AnyDeviceDistributedDataParallel``.
+    """
+    import torch.distributed as dist
+    if cfg.launcher != 'pytorch':
+        raise SystemExit(f'--launcher {cfg.launcher} needs CUDA GPUs; on the CPU launch with '
+                         'tools/dist_train.sh / tools/dist_test.sh (--launcher pytorch).')
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    dist_cfg['backend'] = 'gloo'  # NCCL needs GPUs
+    cfg.setdefault('env_cfg', {})['dist_cfg'] = dist_cfg
+    if not dist.is_initialized():
+        dist.init_process_group(**dist_cfg)
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        cfg.model_wrapper_cfg = dict(wrapper, type='AnyDeviceDistributedDataParallel')
 
 
 def make_runner(cfg: Config) -> Runner:

@@ -90,8 +90,8 @@ class RandomStateHook(Hook):
 
     def __init__(self) -> None:
         self._pending: Optional[Dict[str, Any]] = None
+        # all ranks' states at the end of the latest training iteration (DDP only)
         self._gathered: Optional[List[Dict[str, Any]]] = None
-        self._gathered_at: Optional[int] = None
         self._before_val: Optional[Dict[str, Any]] = None
 
     # --- saving -----------------------------------------------------------------------------
@@ -114,7 +114,6 @@ class RandomStateHook(Hook):
         if get_world_size() > 1 and self._checkpoint_due(runner, by_epoch):
             # Every rank takes part; rank 0 writes them in before_save_checkpoint.
             self._gathered = all_gather_object(capture_random_state())
-            self._gathered_at = runner.iter
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
@@ -126,7 +125,8 @@ class RandomStateHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if get_world_size() == 1:
             checkpoint['random_states'] = [capture_random_state()]
-        elif self._gathered is not None and self._gathered_at == runner.iter:
+        elif self._gathered is not None:
+            # still current: no training iteration since (validation does not count)
             checkpoint['random_states'] = self._gathered
         # else: a checkpoint saved outside the CheckpointHook schedule under DDP; without the
         # other ranks' states it is written without any (resume warns).
@@ -142,7 +142,8 @@ class RandomStateHook(Hook):
         if len(states) != get_world_size():
             print_log(f'The checkpoint holds the random states of {len(states)} processes and '
                       f'{get_world_size()} are running: they are not restored, so the run '
-                      'continues with fresh random streams.', logger='current', level=logging.WARNING)
+                      'continues with fresh random streams.', logger='current',
+                      level=logging.WARNING)
             return
         self._pending = states[get_rank()]
 
@@ -162,6 +163,9 @@ class RandomStateHook(Hook):
                                                      self._restore_pending)
         else:
             self._restore_pending()
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None) -> None:
+        self._gathered = None  # a new iteration: the gathered states are out of date
 
     # --- validation does not perturb training ------------------------------------------------
     def before_val(self, runner) -> None:
