@@ -11,6 +11,7 @@ from mmengine.utils import is_abs
 
 from mmamlris.registry import DATASETS
 from .refer_io import load_instances, load_refs
+from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
 _REQUIRED_REF_KEYS = ('ref_id', 'ann_id', 'image_id', 'split', 'sentences')
 _TEXT_FIELDS = ('sent', 'raw')
@@ -79,13 +80,13 @@ class RefCOCODataset(BaseDataset):
                  text_field: str = 'sent',
                  **kwargs) -> None:
         if text_field not in _TEXT_FIELDS:
-            raise ValueError(f'text_field must be one of {_TEXT_FIELDS}, got {text_field!r}.')
+            raise InputValueError(f'text_field must be one of {_TEXT_FIELDS}, got {text_field!r}.')
         if not split_file:
-            raise ValueError('RefCOCODataset needs split_file, the refs pickle '
-                             "(e.g. 'refcoco/refs(unc).p').")
+            raise InputValueError('RefCOCODataset needs split_file, the refs pickle '
+                                  "(e.g. 'refcoco/refs(unc).p').")
         if not ann_file:
-            raise ValueError('RefCOCODataset needs ann_file, the COCO instances file '
-                             "(e.g. 'refcoco/instances.json').")
+            raise InputValueError('RefCOCODataset needs ann_file, the COCO instances file '
+                                  "(e.g. 'refcoco/instances.json').")
         self.split_file = split_file
         self.split = split
         self.text_field = text_field
@@ -100,12 +101,12 @@ class RefCOCODataset(BaseDataset):
 
     def _check_files_exist(self) -> None:
         if self.data_root and not osp.isdir(self.data_root):
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f'RefCOCODataset: data_root {self.data_root} does not exist. '
                 f'{_MISSING_DATA_HINT}')
         for what, path in (('ann_file', self.ann_file), ('split_file', self.split_file)):
             if not osp.isfile(path):
-                raise FileNotFoundError(
+                raise InputFileNotFoundError(
                     f'RefCOCODataset: {what} {path} does not exist. {_MISSING_DATA_HINT}')
 
     def load_data_list(self) -> List[dict]:
@@ -121,8 +122,8 @@ class RefCOCODataset(BaseDataset):
         split_refs = [ref for ref in refs if ref['split'] == self.split]
         if not split_refs:
             present = sorted({str(ref['split']) for ref in refs})
-            raise ValueError(f'Split {self.split!r} is not in {self.split_file}; the splits '
-                             f'present are {present} (matched exactly).')
+            raise InputValueError(f'Split {self.split!r} is not in {self.split_file}; the splits '
+                                  f'present are {present} (matched exactly).')
 
         images, anns = load_instances(self.ann_file)
         img_prefix = self.data_prefix.get('img_path', '')
@@ -154,29 +155,29 @@ class RefCOCODataset(BaseDataset):
     def _check_ref_keys(self, ref: dict) -> None:
         for key in _REQUIRED_REF_KEYS:
             if key not in ref:
-                raise ValueError(f'{self.split_file}: ref {ref.get("ref_id", "<no ref_id>")} '
-                                 f'has no {key!r}; a ref needs {list(_REQUIRED_REF_KEYS)}.')
+                raise InputValueError(f'{self.split_file}: ref {ref.get("ref_id", "<no ref_id>")} '
+                                      f'has no {key!r}; a ref needs {list(_REQUIRED_REF_KEYS)}.')
 
     def _ref_base_info(self, ref: dict, images: Dict[int, dict], anns: Dict[int, dict],
                        img_prefix: str) -> dict:
         """The fields an item takes from the ref, its annotation and its image."""
         ann = anns.get(ref['ann_id'])
         if ann is None:
-            raise ValueError(f'{self.split_file}: ref {ref["ref_id"]} points at ann_id '
-                             f'{ref["ann_id"]}, which is not in {self.ann_file}; do the two '
-                             'files belong to the same dataset?')
+            raise InputValueError(f'{self.split_file}: ref {ref["ref_id"]} points at ann_id '
+                                  f'{ref["ann_id"]}, which is not in {self.ann_file}; do the two '
+                                  'files belong to the same dataset?')
         img = images.get(ref['image_id'])
         if img is None:
-            raise ValueError(f'{self.split_file}: ref {ref["ref_id"]} points at image_id '
-                             f'{ref["image_id"]}, which is not in {self.ann_file}; do the two '
-                             'files belong to the same dataset?')
+            raise InputValueError(
+                f'{self.split_file}: ref {ref["ref_id"]} points at image_id {ref["image_id"]}, '
+                f'which is not in {self.ann_file}; do the two files belong to the same dataset?')
         if 'segmentation' not in ann:
-            raise ValueError(f'{self.ann_file}: annotation {ref["ann_id"]} (ref '
-                             f'{ref["ref_id"]}) has no "segmentation".')
+            raise InputValueError(f'{self.ann_file}: annotation {ref["ann_id"]} (ref '
+                                  f'{ref["ref_id"]}) has no "segmentation".')
         for key in ('file_name', 'height', 'width'):
             if key not in img:
-                raise ValueError(f'{self.ann_file}: image {ref["image_id"]} (ref '
-                                 f'{ref["ref_id"]}) has no {key!r}.')
+                raise InputValueError(f'{self.ann_file}: image {ref["image_id"]} (ref '
+                                      f'{ref["ref_id"]}) has no {key!r}.')
         return dict(
             img_path=join_path(img_prefix, img['file_name']) if img_prefix else
             img['file_name'],
@@ -196,13 +197,13 @@ class RefCOCODataset(BaseDataset):
         for sent in ref['sentences']:
             for key in ('sent_id', self.text_field):
                 if not isinstance(sent, dict) or key not in sent:
-                    raise ValueError(f'{self.split_file}: a sentence of ref {ref["ref_id"]} '
-                                     f'has no {key!r}.')
+                    raise InputValueError(f'{self.split_file}: a sentence of ref {ref["ref_id"]} '
+                                          f'has no {key!r}.')
             text = sent[self.text_field]
             if not isinstance(text, str):
-                raise ValueError(f'{self.split_file}: sentence {sent["sent_id"]} of ref '
-                                 f'{ref["ref_id"]} has a {type(text).__name__} '
-                                 f'{self.text_field!r}, expected str.')
+                raise InputValueError(f'{self.split_file}: sentence {sent["sent_id"]} of ref '
+                                      f'{ref["ref_id"]} has a {type(text).__name__} '
+                                      f'{self.text_field!r}, expected str.')
             if not text.strip():
                 dropped.append((ref['ref_id'], sent['sent_id']))
                 continue

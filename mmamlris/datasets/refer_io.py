@@ -17,6 +17,7 @@ import json
 import os.path as osp
 import pickle
 from typing import Any, Dict, List, Tuple
+from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
 __all__ = ['load_refs', 'load_instances']
 
@@ -68,12 +69,12 @@ def _unpickle(raw: bytes, path: str) -> Any:
             # Python 2 ``str`` holding non-ASCII bytes: keep them as bytes, then decode.
             return _bytes_to_str(_PlainUnpickler(io.BytesIO(raw), encoding='bytes').load())
     except _GlobalRefused as e:
-        raise ValueError(
+        raise InputValueError(
             f'{path} is not a plain refs pickle: it references {e.module}.{e.name}, which could '
             'run code; refusing to load it. A refs file only holds lists, dicts, strings and '
             'numbers.') from None
     except Exception as e:  # truncated, garbage or otherwise unreadable streams
-        raise ValueError(
+        raise InputValueError(
             f'{path} could not be read as a refs pickle ({type(e).__name__}: {e}); the file is '
             'probably truncated or not a pickle. Download or generate it again.') from None
 
@@ -93,17 +94,17 @@ def load_refs(path: str) -> List[dict]:
             corrupt, or is not a list of dicts.
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Refs file {path} does not exist.')
+        raise InputFileNotFoundError(f'Refs file {path} does not exist.')
     with open(path, 'rb') as f:
         raw = f.read()
     refs = _unpickle(raw, path)
     if not isinstance(refs, list):
-        raise ValueError(f'{path} should hold a list of refs (dicts) but holds a '
-                         f'{type(refs).__name__}.')
+        raise InputValueError(f'{path} should hold a list of refs (dicts) but holds a '
+                              f'{type(refs).__name__}.')
     for i, ref in enumerate(refs):
         if not isinstance(ref, dict):
-            raise ValueError(f'{path}: entry {i} should be a dict (one ref) but is a '
-                             f'{type(ref).__name__}.')
+            raise InputValueError(f'{path}: entry {i} should be a dict (one ref) but is a '
+                                  f'{type(ref).__name__}.')
     return refs
 
 
@@ -124,24 +125,24 @@ def load_instances(path: str) -> Tuple[Dict[int, dict], Dict[int, dict]]:
             ``id`` fields.
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Instances file {path} does not exist.')
+        raise InputFileNotFoundError(f'Instances file {path} does not exist.')
     try:
         with open(path, encoding='utf-8') as f:
             coco = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'{path} is not a valid JSON file ({e}).') from None
+        raise InputValueError(f'{path} is not a valid JSON file ({e}).') from None
     if not isinstance(coco, dict):
-        raise ValueError(f'{path} should hold a COCO dict with "images" and "annotations", '
-                         f'not a {type(coco).__name__}.')
+        raise InputValueError(f'{path} should hold a COCO dict with "images" and "annotations", '
+                              f'not a {type(coco).__name__}.')
     indexed = []
     for key in ('images', 'annotations'):
         records = coco.get(key)
         if not isinstance(records, list):
-            raise ValueError(f'{path} has no "{key}" list; is it a COCO instances file?')
+            raise InputValueError(f'{path} has no "{key}" list; is it a COCO instances file?')
         by_id = {}
         for i, record in enumerate(records):
             if not isinstance(record, dict) or 'id' not in record:
-                raise ValueError(f'{path}: {key}[{i}] is not a record with an "id".')
+                raise InputValueError(f'{path}: {key}[{i}] is not a record with an "id".')
             by_id[record['id']] = record
         indexed.append(by_id)
     return indexed[0], indexed[1]

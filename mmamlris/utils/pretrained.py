@@ -8,6 +8,7 @@ one of the aliases below, which point at a model shipped inside an installed PyP
 import importlib.util
 import os.path as osp
 from typing import Dict, Tuple
+from mmamlris.utils.errors import InputFileNotFoundError
 
 # alias -> (importable package that ships the model, sub-directory inside it, pip name)
 PACKAGED_MODELS: Dict[str, Tuple[str, str, str]] = {
@@ -35,17 +36,18 @@ def resolve_model_dir(name_or_path: str) -> str:
         module, subdir, pip_name = PACKAGED_MODELS[name_or_path]
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f'The text model alias {name_or_path!r} is provided by the PyPI package '
                 f'{pip_name!r}, which is not installed: `pip install {pip_name}`.')
         path = osp.join(osp.dirname(spec.origin), subdir)
         if not osp.isfile(osp.join(path, 'config.json')):
-            raise FileNotFoundError(f'{pip_name} is installed but {path} holds no config.json; '
-                                    f'reinstall it: `pip install --force-reinstall {pip_name}`.')
+            raise InputFileNotFoundError(
+                f'{pip_name} is installed but {path} holds no config.json; '
+                f'reinstall it: `pip install --force-reinstall {pip_name}`.')
         return path
     path = osp.expanduser(str(name_or_path))
     if not osp.isdir(path):
-        raise FileNotFoundError(
+        raise InputFileNotFoundError(
             f'Text model directory {path!r} does not exist. Give a local directory made by '
             f'`save_pretrained()` (no model hub is contacted) or one of the aliases '
             f'{sorted(PACKAGED_MODELS)}.')

@@ -251,10 +251,9 @@ def test_every_expression_names_its_object_uniquely(datasets, name):
             found = _resolve(s['sent'], objects)
             assert [o['id'] for o in found] == [ref['ann_id']], (s['sent'], ref, objects)
             words = set(s['tokens'])
-            kinds['spatial' if words & (set(SUPERLATIVE_OF) | {'of', 'above', 'over', 'below',
-                                                              'under', 'beneath', 'near',
-                                                              'next', 'closest'})
-                  else 'attributes'] += 1
+            relational = set(SUPERLATIVE_OF) | {'of', 'above', 'over', 'below', 'under',
+                                                'beneath', 'near', 'next', 'closest'}
+            kinds['spatial' if words & relational else 'attributes'] += 1
     if name == 'big':
         # both kinds of expressions occur
         assert kinds['spatial'] >= 10 and kinds['attributes'] >= 10, kinds

@@ -142,7 +142,7 @@ def test_show_dir_hook_writes_one_file_per_expression(request, tmp_path):
     hook.after_test_iter(MagicMock(iter=0), 0, dict(), samples)
     files = sorted(glob.glob(str(tmp_path / 'vis_data' / 'vis_image' / '*.png')))
     assert [osp.basename(f) for f in files] == ['test_img_001_sent11_0.png',
-                                                 'test_img_001_sent12_0.png']
+                                                'test_img_001_sent12_0.png']
     for path in files:
         drawn = read_rgb(path)
         assert drawn.shape[1] == 3 * 56 and drawn.shape[0] > 40

@@ -24,8 +24,8 @@ measured in one run, and mind the load average printed before and after.
 Pretrained files the config names but this machine lacks (Swin-B, BERT-base) are replaced by a
 random initialisation of the same architecture: speed and memory do not depend on the weights.
 On the CPU, a mixed-precision optimizer wrapper of the config becomes its float32 counterpart
-(``mmamlris.utils.amp.disable_amp``; mmengine's AMP needs an accelerator); on CUDA the config's AMP settings are kept, and ``--amp`` turns
-fp16 on as ``tools/train.py --amp`` does.
+(``mmamlris.utils.amp.disable_amp``; mmengine's AMP needs an accelerator); on CUDA the
+config's AMP settings are kept, and ``--amp`` turns fp16 on as ``tools/train.py --amp`` does.
 
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` (reset before the measured step);
 on the CPU, where torch keeps no allocator statistics, the tensor storages that the dispatcher

@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmamlris.registry import TRANSFORMS
+from mmamlris.utils.errors import InputValueError
 
 _TOKEN_FIELDS = ('text_token_ids', 'text_attention_mask')
 
@@ -67,8 +68,8 @@ class PackRISInputs(BaseTransform):
         if 'gt_seg_map' in results:
             gt = np.asarray(results['gt_seg_map'])
             if gt.ndim != 2:
-                raise ValueError(f'PackRISInputs: gt_seg_map of {results.get("img_path")} '
-                                 f'should be [H, W], got shape {gt.shape}.')
+                raise InputValueError(f'PackRISInputs: gt_seg_map of {results.get("img_path")} '
+                                      f'should be [H, W], got shape {gt.shape}.')
             data_sample.gt_sem_seg = PixelData(
                 data=torch.from_numpy(gt[None].astype(np.int64)))
         for key in _TOKEN_FIELDS:

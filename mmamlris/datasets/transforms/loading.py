@@ -6,6 +6,7 @@ from mmcv.transforms import BaseTransform
 from pycocotools import mask as mask_utils
 
 from mmamlris.registry import TRANSFORMS
+from mmamlris.utils.errors import InputValueError
 
 
 def decode_segmentation(segmentation: Union[list, dict], height: int, width: int,
@@ -30,8 +31,8 @@ def decode_segmentation(segmentation: Union[list, dict], height: int, width: int
         parts = []
         for part in segmentation:
             if not isinstance(part, (list, tuple)) or len(part) % 2:
-                raise ValueError(f'{source}: a polygon must be a flat list of x, y '
-                                 f'coordinates, got {part!r:.80}.')
+                raise InputValueError(f'{source}: a polygon must be a flat list of x, y '
+                                      f'coordinates, got {part!r:.80}.')
             if len(part) >= 6:
                 parts.append([float(c) for c in part])
         if not parts:
@@ -39,11 +40,11 @@ def decode_segmentation(segmentation: Union[list, dict], height: int, width: int
         rle = mask_utils.merge(mask_utils.frPyObjects(parts, height, width))
     elif isinstance(segmentation, dict):
         if 'counts' not in segmentation or 'size' not in segmentation:
-            raise ValueError(f'{source}: an RLE segmentation needs "counts" and "size", got '
-                             f'the keys {sorted(segmentation)}.')
+            raise InputValueError(f'{source}: an RLE segmentation needs "counts" and "size", got '
+                                  f'the keys {sorted(segmentation)}.')
         if list(segmentation['size']) != [height, width]:
-            raise ValueError(f'{source}: the RLE size {list(segmentation["size"])} differs '
-                             f'from the image size [{height}, {width}] (height, width).')
+            raise InputValueError(f'{source}: the RLE size {list(segmentation["size"])} differs '
+                                  f'from the image size [{height}, {width}] (height, width).')
         counts = segmentation['counts']
         if isinstance(counts, list):
             rle = mask_utils.frPyObjects(segmentation, height, width)
@@ -51,11 +52,11 @@ def decode_segmentation(segmentation: Union[list, dict], height: int, width: int
             rle = dict(size=[height, width],
                        counts=counts.encode('ascii') if isinstance(counts, str) else counts)
         else:
-            raise ValueError(f'{source}: RLE counts must be a list, str or bytes, got '
-                             f'{type(counts).__name__}.')
+            raise InputValueError(f'{source}: RLE counts must be a list, str or bytes, got '
+                                  f'{type(counts).__name__}.')
     else:
-        raise ValueError(f'{source}: a segmentation must be a polygon list or an RLE dict, '
-                         f'got {type(segmentation).__name__}.')
+        raise InputValueError(f'{source}: a segmentation must be a polygon list or an RLE dict, '
+                              f'got {type(segmentation).__name__}.')
     mask = mask_utils.decode(rle)
     return np.ascontiguousarray(mask, dtype=np.uint8)
 
@@ -96,7 +97,7 @@ class LoadReferringMask(BaseTransform):
         img_path = results.get('img_path', '<unknown image>')
         ori_shape = results.get('ori_shape')
         if ori_shape is not None and tuple(ori_shape[:2]) != (height, width):
-            raise ValueError(
+            raise InputValueError(
                 f'Image {img_path} is {ori_shape[0]}x{ori_shape[1]} (HxW) but its annotation '
                 f'says {height}x{width}; the image does not belong to this instances file.')
         source = f'{img_path} (ref {results.get("ref_id")}, ann {results.get("ann_id")})'

@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 
 from mmamlris.registry import TRANSFORMS
 from mmamlris.utils import resolve_model_dir
+from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
 # Files of which at least one is present in a saved Hugging Face tokenizer.
 _TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'vocab.json',
@@ -52,15 +53,15 @@ class SampleExpression(BaseTransform):
         sentences = results.get('sentences')
         if sentences is not None:
             if len(sentences) == 0:
-                raise ValueError(f'SampleExpression: the item ({_describe(results)}) has an '
-                                 'empty "sentences" list.')
+                raise InputValueError(f'SampleExpression: the item ({_describe(results)}) has an '
+                                      'empty "sentences" list.')
             chosen = sentences[np.random.randint(len(sentences))]
             results['text'] = chosen['text']
             results['sent_id'] = chosen['sent_id']
         elif 'text' not in results:
-            raise ValueError(f'SampleExpression: the item ({_describe(results)}) has neither '
-                             '"sentences" (training items) nor "text" (test items); was it '
-                             'made by RefCOCODataset?')
+            raise InputValueError(f'SampleExpression: the item ({_describe(results)}) has neither '
+                                  '"sentences" (training items) nor "text" (test items); was it '
+                                  'made by RefCOCODataset?')
         return results
 
     def __repr__(self) -> str:
@@ -109,8 +110,8 @@ class TokenizeExpression(BaseTransform):
                  max_tokens: int = 20,
                  pad_to_max: bool = True) -> None:
         if not isinstance(max_tokens, int) or max_tokens < 2:
-            raise ValueError(f'max_tokens must be an int >= 2 (room for [CLS] and a word), '
-                             f'got {max_tokens!r}.')
+            raise InputValueError(f'max_tokens must be an int >= 2 (room for [CLS] and a word), '
+                                  f'got {max_tokens!r}.')
         self.tokenizer = tokenizer
         self.tokenizer_dir = resolve_model_dir(tokenizer)
         self.max_tokens = max_tokens
@@ -126,7 +127,7 @@ class TokenizeExpression(BaseTransform):
         if self._tokenizer is None:
             if not any(osp.isfile(osp.join(self.tokenizer_dir, name))
                        for name in _TOKENIZER_FILES):
-                raise FileNotFoundError(
+                raise InputFileNotFoundError(
                     f'TokenizeExpression: {self.tokenizer_dir} holds no tokenizer files (one '
                     f'of {list(_TOKENIZER_FILES)}); save one there with '
                     '`AutoTokenizer.from_pretrained(...).save_pretrained(dir)`.')
@@ -138,8 +139,8 @@ class TokenizeExpression(BaseTransform):
                 raise OSError(f'TokenizeExpression: could not load a tokenizer from '
                               f'{self.tokenizer_dir} ({type(e).__name__}: {e}).') from None
             if tokenizer.pad_token_id is None:
-                raise ValueError(f'TokenizeExpression: the tokenizer in {self.tokenizer_dir} '
-                                 'has no pad token.')
+                raise InputValueError(f'TokenizeExpression: the tokenizer in {self.tokenizer_dir} '
+                                      'has no pad token.')
             self._tokenizer = tokenizer
         return self._tokenizer
 
@@ -169,8 +170,8 @@ class TokenizeExpression(BaseTransform):
         """
         text = results.get('text')
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f'TokenizeExpression: the expression {text!r} of the item '
-                             f'({_describe(results)}) is empty or not a string.')
+            raise InputValueError(f'TokenizeExpression: the expression {text!r} of the item '
+                                  f'({_describe(results)}) is empty or not a string.')
         ids = self.tokenize(text)
         length = self.max_tokens if self.pad_to_max else len(ids)
         token_ids = np.full(length, self._get_tokenizer().pad_token_id, dtype=np.int64)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from mmamlris.registry import MODELS
 from mmamlris.utils import resolve_model_dir
+from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
 # File names ``save_pretrained`` writes the weights to (plain or sharded).
 _WEIGHT_PATTERNS = ('model.safetensors', 'model-*.safetensors', 'model.safetensors.index.json',
@@ -23,7 +24,7 @@ _WEIGHT_PATTERNS = ('model.safetensors', 'model-*.safetensors', 'model.safetenso
 def _require_config(model_dir: str) -> None:
     """Raise a clear error when ``model_dir`` holds no ``config.json``."""
     if not osp.isfile(osp.join(model_dir, 'config.json')):
-        raise FileNotFoundError(
+        raise InputFileNotFoundError(
             f'Text model directory {model_dir!r} has no config.json: give a directory written '
             f'by `save_pretrained()` (or an alias of mmamlris.utils.PACKAGED_MODELS).')
 
@@ -31,7 +32,7 @@ def _require_config(model_dir: str) -> None:
 def _require_weights(model_dir: str) -> None:
     """Raise a clear error when ``model_dir`` holds no weight file."""
     if not any(glob.glob(osp.join(model_dir, pattern)) for pattern in _WEIGHT_PATTERNS):
-        raise FileNotFoundError(
+        raise InputFileNotFoundError(
             f'Text model directory {model_dir!r} has a config.json but no weights '
             f'(model.safetensors or pytorch_model.bin). Write them with `save_pretrained()`, or '
             f'pass `config=` instead of `pretrained=` to start from random weights.')
@@ -83,7 +84,7 @@ class HFTextEncoder(BaseModule):
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if (pretrained is None) == (config is None):
-            raise ValueError(
+            raise InputValueError(
                 'HFTextEncoder needs exactly one of `pretrained` (a local model directory or '
                 'alias) and `config` (random initialisation); got '
                 f'pretrained={pretrained!r}, config={config!r}. Set `pretrained=None` when '
@@ -114,8 +115,8 @@ class HFTextEncoder(BaseModule):
             # Loaded as saved (a checkpoint usually holds the pooler; dropping it at load time
             # would log its weights as unexpected), then the pooler is dropped.
             model = AutoModel.from_pretrained(model_dir, local_files_only=True, **kwargs)
-            if _pooler_kwargs(model.config) and isinstance(getattr(model, 'pooler', None),
-                                                          nn.Module):
+            pooler = getattr(model, 'pooler', None)
+            if _pooler_kwargs(model.config) and isinstance(pooler, nn.Module):
                 model.pooler = None  # what add_pooling_layer=False does
             return model
 
@@ -127,7 +128,7 @@ class HFTextEncoder(BaseModule):
             config = copy.deepcopy(dict(config))
             model_type = config.pop('model_type', None)
             if model_type is None:
-                raise ValueError(
+                raise InputValueError(
                     "HFTextEncoder `config` dict needs a 'model_type' key (e.g. 'bert'); "
                     f'got keys {sorted(config)}.')
             hf_config = AutoConfig.for_model(model_type, **config)
@@ -209,29 +210,29 @@ class HFTextEncoder(BaseModule):
                       extra_tokens: Optional[Tensor]) -> None:
         """Validate the shapes, with messages that say what is wrong."""
         if input_ids.dim() != 2:
-            raise ValueError(f'HFTextEncoder expects input_ids of shape [B, L], got '
-                             f'{tuple(input_ids.shape)}.')
+            raise InputValueError(f'HFTextEncoder expects input_ids of shape [B, L], got '
+                                  f'{tuple(input_ids.shape)}.')
         if attention_mask.shape != input_ids.shape:
-            raise ValueError(
+            raise InputValueError(
                 f'HFTextEncoder expects a 2-D attention_mask of the shape of input_ids '
                 f'{tuple(input_ids.shape)}, got {tuple(attention_mask.shape)}.')
         if extra_tokens is None:
             return
         if not isinstance(getattr(self.model, 'embeddings', None), nn.Module):
-            raise ValueError(
+            raise InputValueError(
                 f'{type(self.model).__name__} has no `embeddings` module, so HFTextEncoder '
                 'cannot insert extra tokens after its embedding layer; use a BERT-like model '
                 '(BERT, RoBERTa, MiniLM, ...) or a decoder without text prompts.')
         expected = (input_ids.shape[0], self.out_channels)
         if extra_tokens.dim() != 3 or (extra_tokens.shape[0],
                                        extra_tokens.shape[2]) != expected:
-            raise ValueError(
+            raise InputValueError(
                 f'HFTextEncoder expects extra_tokens of shape [B={expected[0]}, P, '
                 f'C={expected[1]}], got {tuple(extra_tokens.shape)}.')
         max_len = getattr(self.model.config, 'max_position_embeddings', None)
         total = input_ids.shape[1] + extra_tokens.shape[1]
         if max_len is not None and total > max_len:
-            raise ValueError(
+            raise InputValueError(
                 f'{input_ids.shape[1]} tokens + {extra_tokens.shape[1]} extra tokens exceed the '
                 f'{max_len} positions of the text model; use fewer tokens.')
 
