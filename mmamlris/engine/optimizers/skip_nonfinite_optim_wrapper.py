@@ -31,9 +31,9 @@ class _SkipNonFiniteMixin:
     before the forward pass; a copy of the BN buffers per step, a few hundred kB for ResNets,
     nothing for the LayerNorm/GroupNorm CARIS model). Each skip is logged with a warning; the
     running total is the ``skipped_updates`` scalar of the training log and is kept in the
-    message hub (so it survives ``--resume``). After ``max_consecutive_skips`` skips in a row the wrapper raises
-    :class:`NonFiniteLossError`: training stops and the checkpoints already written stay as they
-    are (none of them was touched by a non-finite update).
+    message hub (so it survives ``--resume``). After ``max_consecutive_skips`` skips in a row
+    the wrapper raises :class:`NonFiniteLossError`: training stops and the checkpoints already
+    written stay as they are (none of them was touched by a non-finite update).
 
     With gradient accumulation, an accumulation window that contains a skipped loss makes no
     update (its gradients are dropped), so no step ever uses a partial window.
