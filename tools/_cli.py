@@ -3,6 +3,7 @@
 import argparse
 import os
 import os.path as osp
+from typing import Callable
 
 import torch
 from mmengine.config import Config, DictAction
@@ -69,3 +70,29 @@ def make_runner(cfg: Config) -> Runner:
         from mmamlris.registry import RUNNERS
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def check_pretrained_files(cfg: Config) -> None:
+    """Stop before building anything when a pretrained file the config names is missing."""
+    from mmamlris.utils import InputFileNotFoundError, missing_pretrained_files
+    missing = missing_pretrained_files(cfg.model, 'model')
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in load_from and not osp.isfile(load_from):
+        missing.append(('load_from', load_from))
+    if missing:
+        lines = '\n'.join(f'  {field} = {path!r}' for field, path in missing)
+        first = missing[0][0]
+        raise InputFileNotFoundError(
+            f'Pretrained file(s) named by the config do not exist:\n{lines}\nDownload them to '
+            'that path (the config README lists where they come from), point the field at '
+            f'the file, or train from scratch with --cfg-options {first.rsplit(".", 1)[0]}=None.')
+
+
+def run_tool(main: Callable[[], None]) -> None:
+    """Run a tool's ``main``; bad input (:class:`mmamlris.utils.InputError`) ends it with the
+    message alone (exit status 1), not a traceback, also when raised in a dataloader worker."""
+    from mmamlris.utils import InputError, input_error_message
+    try:
+        main()
+    except InputError as error:
+        raise SystemExit(f'Error: {input_error_message(error)}') from None

@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
+from tools._cli import add_common_args, load_config, make_runner, run_tool  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -9,7 +9,8 @@ import torch
 from mmengine.logging import print_log
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
+from tools._cli import (add_common_args, check_pretrained_files, load_config,  # noqa: E402
+                        make_runner, run_tool)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +43,7 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    check_pretrained_files(cfg)
     runner = make_runner(cfg)
     from mmamlris.engine.optimizers import NonFiniteLossError
     try:
@@ -51,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -17,7 +17,7 @@ __all__ = ['RISInferencer']
 ImageType = Union[str, np.ndarray]
 # Transforms of the test pipeline that need annotations, which inference has not.
 _ANNOTATION_LOADERS = ('LoadReferringMask', 'LoadAnnotations')
-_IMAGE_LOADER = 'LoadImageFromFile'
+_IMAGE_LOADERS = ('LoadRISImageFromFile', 'LoadImageFromFile')
 _ARRAY_LOADER = 'LoadImageFromNDArray'  # mmseg's: takes results['img']
 
 
@@ -94,9 +94,9 @@ class RISInferencer:
         self.model = self._build_model(checkpoint)
         pipeline = [t for t in _dataset_pipeline(self.cfg)
                     if _type_name(t) not in _ANNOTATION_LOADERS]
-        if not pipeline or _type_name(pipeline[0]) != _IMAGE_LOADER:
-            raise ValueError('RISInferencer: the test pipeline must start with '
-                             f'{_IMAGE_LOADER}, got {[_type_name(t) for t in pipeline]}.')
+        if not pipeline or _type_name(pipeline[0]) not in _IMAGE_LOADERS:
+            raise ValueError('RISInferencer: the test pipeline must start with one of '
+                             f'{_IMAGE_LOADERS}, got {[_type_name(t) for t in pipeline]}.')
         array_pipeline = copy.deepcopy(pipeline)
         array_pipeline[0]['type'] = _ARRAY_LOADER
         self.file_pipeline = Compose(pipeline)

@@ -10,8 +10,8 @@ from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
 from mmamlris.registry import DATASETS
-from .refer_io import load_instances, load_refs
 from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
+from .refer_io import load_instances, load_refs
 
 _REQUIRED_REF_KEYS = ('ref_id', 'ann_id', 'image_id', 'split', 'sentences')
 _TEXT_FIELDS = ('sent', 'raw')

@@ -17,6 +17,7 @@ import json
 import os.path as osp
 import pickle
 from typing import Any, Dict, List, Tuple
+
 from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
 __all__ = ['load_refs', 'load_instances']

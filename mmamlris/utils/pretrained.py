@@ -7,7 +7,8 @@ one of the aliases below, which point at a model shipped inside an installed PyP
 """
 import importlib.util
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
+
 from mmamlris.utils.errors import InputFileNotFoundError
 
 # alias -> (importable package that ships the model, sub-directory inside it, pip name)
@@ -52,3 +53,35 @@ def resolve_model_dir(name_or_path: str) -> str:
             f'`save_pretrained()` (no model hub is contacted) or one of the aliases '
             f'{sorted(PACKAGED_MODELS)}.')
     return path
+
+
+def missing_pretrained_files(cfg: dict, prefix: str = '') -> List[Tuple[str, str]]:
+    """Local pretrained checkpoints a model config names but this machine lacks.
+
+    Looks at every ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in the config (also
+    inside lists of init configs); URLs and ``scheme://`` names are left to mmengine.
+
+    Args:
+        cfg (dict): A model config (``cfg.model``).
+        prefix (str): Dotted name of ``cfg`` in the whole config, for messages.
+
+    Returns:
+        list[tuple[str, str]]: ``(config field, path)`` per missing file, e.g.
+        ``('model.backbone.init_cfg.checkpoint', 'pretrained/swin.pth')``.
+    """
+    missing = []
+    if isinstance(cfg, dict):
+        items = cfg.items()
+    elif isinstance(cfg, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(cfg))
+    else:
+        return missing
+    for key, value in items:
+        name = f'{prefix}.{key}' if prefix else str(key)
+        if (key == 'checkpoint' and isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
+                and isinstance(value, str) and '://' not in value
+                and not osp.isfile(osp.expanduser(value))):
+            missing.append((name, value))
+        elif isinstance(value, (dict, list, tuple)):
+            missing.extend(missing_pretrained_files(value, name))
+    return missing

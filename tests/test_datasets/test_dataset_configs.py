@@ -69,10 +69,10 @@ def test_config_content(name):
 
     train_types = [t['type'] for t in cfg.train_pipeline]
     test_types = [t['type'] for t in cfg.test_pipeline]
-    assert train_types == ['LoadImageFromFile', 'LoadReferringMask', 'Resize',
+    assert train_types == ['LoadRISImageFromFile', 'LoadReferringMask', 'Resize',
                            'SampleExpression', 'TokenizeExpression', 'PackRISInputs']
     # at test time the mask is decoded after Resize, so the GT keeps the original size
-    assert test_types == ['LoadImageFromFile', 'Resize', 'LoadReferringMask',
+    assert test_types == ['LoadRISImageFromFile', 'Resize', 'LoadReferringMask',
                           'SampleExpression', 'TokenizeExpression', 'PackRISInputs']
     assert not any('Flip' in t for t in train_types + test_types)
     for pipeline in (cfg.train_pipeline, cfg.test_pipeline):

@@ -17,7 +17,7 @@ throughput = load_tool('analysis_tools', 'benchmark_throughput.py')
 FLOAT = r'(\d+(?:\.\d+)?(?:e[-+]?\d+)?)'
 COMMON = ['--num-samples', '6', '--train-iters', '2', '--warmup', '1', '--threads', '1',
           '--device', 'cpu']
-STAGES = ('get_data_info', 'LoadImageFromFile', 'LoadReferringMask', 'Resize',
+STAGES = ('get_data_info', 'LoadRISImageFromFile', 'LoadReferringMask', 'Resize',
           'SampleExpression', 'TokenizeExpression', 'PackRISInputs')
 
 

@@ -12,7 +12,7 @@ data_root = 'data/synref'
 img_scale = (160, 160)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRISImageFromFile'),
     dict(type='LoadReferringMask'),
     dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
          interpolation='bilinear'),
@@ -22,7 +22,7 @@ train_pipeline = [
     dict(type='PackRISInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRISImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
          interpolation='bilinear'),
     # After Resize: the GT stays at the original image size.

@@ -11,6 +11,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmamlris.registry import MODELS
+from mmamlris.utils.errors import InputValueError
 from .official_compat import official_block_mask, official_relevance
 
 __all__ = ['AMLOutput', 'AlignmentAwareMasking']
@@ -421,6 +422,26 @@ class AlignmentAwareMasking(BaseModule):
                              f'{text_feat.shape[0]}.')
         if text_feat.shape[1] == 0:
             raise ValueError(f'{name}: text_feat has no token slot (N = 0).')
+        self.check_image_size(*inputs.shape[-2:])
+
+    def check_image_size(self, height: int, width: int) -> None:
+        """Refuse images smaller than one block: a masked block would hide all of it.
+
+        :class:`AMLSegmentor` also calls this with every sample's ``img_shape`` (the image
+        before batch padding, which the tensor shape does not show).
+
+        Raises:
+            InputValueError: If ``granularity='block'``, ``mode != 'none'`` and ``height`` or
+                ``width`` is smaller than the block.
+        """
+        block_h, block_w = self.block_size
+        if (self.granularity == 'block' and self.mode != 'none'
+                and (height < block_h or width < block_w)):
+            raise InputValueError(
+                f'{type(self).__name__}: the input images are {height}x{width}, smaller than '
+                f'one AML block ({block_h}x{block_w}), so a masked block would hide the whole '
+                'image. Resize the images to at least the block size (the `scale` of Resize in '
+                'the pipeline) or lower model.aml.block_size.')
 
     # ------------------------------------------------------------------ PMME
     def alignment_scores(self, vis_feat: Tensor, text_feat: Tensor,

@@ -194,6 +194,8 @@ class AMLSegmentor(BaseSegmentor):
         if not self.with_aml:
             feats, text = self._encode(inputs, data_samples)
             return self._decode_head_forward_train(feats, text, data_samples)
+        for sample in data_samples:  # the unpadded sizes (host metadata, no sync)
+            self.aml.check_image_size(*sample.img_shape[:2])
         if self.compat_official:
             return self._loss_official(inputs, data_samples)
 

@@ -32,8 +32,9 @@ def batches(draw):
     """A batch: images, features, tokens with random padding, and a block size."""
     batch = draw(st.integers(1, 3))
     block = draw(st.sampled_from([8, 16, 32]))
-    height = draw(st.integers(8, 100).filter(lambda v: v % block != 0))
-    width = draw(st.integers(8, 100).filter(lambda v: v % block != 0))
+    # at least one block (smaller images are refused: test_smaller_than_one_block_is_refused)
+    height = draw(st.integers(block, 100).filter(lambda v: v % block != 0))
+    width = draw(st.integers(block, 100).filter(lambda v: v % block != 0))
     grid = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     num_tokens = draw(st.integers(1, 20))
     real = [draw(st.integers(1, num_tokens)) for _ in range(batch)]
@@ -102,3 +103,22 @@ def test_padding_tokens_never_change_the_result(data, options):
     assert torch.equal(out.block_mask, reference.block_mask)
     assert torch.equal(out.weak_mask, reference.weak_mask)
     assert torch.equal(out.masked_inputs, reference.masked_inputs)
+
+
+@settings(max_examples=20, deadline=None)
+@given(block=st.sampled_from([8, 16, 32]), data=st.data())
+def test_smaller_than_one_block_is_refused(block, data):
+    short = data.draw(st.integers(1, block - 1))
+    long = data.draw(st.integers(block, 100))
+    height, width = (short, long) if data.draw(st.booleans()) else (long, short)
+    module = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block)
+    batch = (torch.zeros(2, 3, height, width), torch.randn(2, CV, 2, 2),
+             torch.randn(2, 4, CT), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=rf'{height}x{width}, smaller than one AML block '
+                       rf'\({block}x{block}\)') as err:
+        module(*batch)
+    assert 'model.aml.block_size' in str(err.value)
+    # pixel granularity and mode='none' have no blocks: they accept such inputs
+    for options in (dict(granularity='pixel'), dict(mode='none')):
+        out = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block, **options)(*batch)
+        assert out.masked_inputs.shape == (2, 3, height, width)
