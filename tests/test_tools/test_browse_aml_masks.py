@@ -77,6 +77,9 @@ def test_tau_extremes_through_cfg_options(configs, tmp_path, tau, expected):
     means = browse.main([configs['aml'], '--out', out, '-n', '2', '--cfg-options',
                          f'model.aml.tau={tau}'])
     assert means['aml_mask_ratio'] == pytest.approx(expected)
+    # all or nothing is masked: the object and the background alike
+    assert means['object_masked'] == pytest.approx(expected)
+    assert means['background_masked'] == pytest.approx(expected)
     for path in glob.glob(osp.join(out, '*.png')):
         panels = read_panels(path)
         if expected == 0.0:
@@ -98,3 +101,31 @@ def test_refuses_a_config_without_aml(configs, tmp_path):
         browse.main([configs['baseline'], '--out', str(tmp_path / 'x')])
     with pytest.raises(SystemExit):
         browse.main([configs['aml'], '--out', str(tmp_path / 'x'), '-n', '0'])
+
+
+def test_target_overlap_counts_object_and_background_pixels():
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmamlris.models.aml import AMLOutput
+    gt = torch.zeros(1, 8, 8, dtype=torch.long)
+    gt[0, :4, :4] = 1  # the object: 16 of 64 pixels
+    gt[0, 7, 7] = 255  # ignored pixels count as neither
+    block = torch.zeros(2, 1, 8, 8, dtype=torch.bool)
+    block[0, 0, :4, :8] = True  # sample 0: the object and 16 background pixels
+    weak = block.clone()
+    weak[0, 0, :2, :2] = False
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=gt)
+        samples.append(sample)
+    samples.append(SegDataSample())  # no GT: skipped
+    out = AMLOutput(masked_inputs=None, block_mask=block, weak_mask=weak, score_map=None,
+                    stats={})
+    sums = browse.target_overlap(out, samples)
+    assert sums['count'] == 2
+    assert sums['object_masked'] == pytest.approx(1.0 + 0.0)
+    assert sums['background_masked'] == pytest.approx(16 / 47 + 0.0)
+    assert sums['object_weak'] == pytest.approx(12 / 16)

@@ -5,7 +5,9 @@ Builds the config's training dataset (with its training pipeline) and model, run
 stage 1 and the alignment-aware masking on ``-n`` samples, writes one panel image per sample
 (input + expression, alignment heat map, weak set, block mask, stage-2 input, GT) to
 ``--out``, and prints the mean masked and weak fractions, so that ``tau``, ``rho``,
-``temperature`` and ``block_size`` can be tuned from them::
+``temperature`` and ``block_size`` can be tuned from them. It also prints how much of the
+referred object was masked against the background: with a trained checkpoint, AML should hide
+less of the object than ``--cfg-options model.aml.mode=random`` does::
 
     python tools/analysis_tools/browse_aml_masks.py \
         configs/amlris/amlris_lite_minilm_synref-160x160.py --out work_dirs/aml_masks -n 16 \
@@ -31,7 +33,41 @@ _STATS = (('aml_mask_ratio', 'masked fraction (pixels)'),
           ('aml_block_mask_ratio', 'masked fraction (blocks)'),
           ('aml_masked_blocks', 'masked blocks per image'),
           ('aml_weak_blocks', 'weak blocks per image'),
-          ('aml_score_mean', 'alignment score mean'))
+          ('aml_score_mean', 'alignment score mean'),
+          ('object_masked', 'object pixels masked'),
+          ('background_masked', 'background pixels masked'),
+          ('object_weak', 'object pixels weak'))
+
+
+def target_overlap(aml_out, samples) -> Dict[str, float]:
+    """Per batch, how much of the referred object AML hid, against the background.
+
+    AML should hide weakly aligned regions, so with a model whose alignment scores mean
+    something, ``object_masked`` stays below ``background_masked``; with uninformative scores
+    (or ``mode='random'``) the two are about equal.
+
+    Returns:
+        dict: Pixel fractions summed over the batch's samples that have a GT with an object
+        (``object_masked``, ``background_masked``, ``object_weak``) and ``count``, the number
+        of such samples.
+    """
+    sums = dict(object_masked=0.0, background_masked=0.0, object_weak=0.0, count=0)
+    for i, sample in enumerate(samples):
+        if 'gt_sem_seg' not in sample:
+            continue
+        gt = sample.gt_sem_seg.data[0].to(aml_out.block_mask.device)
+        height, width = (min(a, b) for a, b in zip(gt.shape, aml_out.block_mask.shape[-2:]))
+        obj = gt[:height, :width] == 1
+        background = gt[:height, :width] == 0
+        if not obj.any() or not background.any():
+            continue
+        masked = aml_out.block_mask[i, 0, :height, :width]
+        weak = aml_out.weak_mask[i, 0, :height, :width]
+        sums['object_masked'] += float((masked & obj).sum() / obj.sum())
+        sums['background_masked'] += float((masked & background).sum() / background.sum())
+        sums['object_weak'] += float((weak & obj).sum() / obj.sum())
+        sums['count'] += 1
+    return sums
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -191,6 +227,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     visualizer = RISLocalVisualizer.get_instance(f'browse_aml_masks_{id(args)}')
 
     totals: Dict[str, float] = {}
+    overlap = dict(object_masked=0.0, background_masked=0.0, object_weak=0.0, count=0)
     with tqdm(total=count, desc='AML masks', unit='sample') as progress:
         for first in range(0, count, args.batch_size):
             items = [dataset[i] for i in range(first, min(first + args.batch_size, count))]
@@ -198,10 +235,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             aml_out = run_stage1_aml(model, data)
             for key, value in aml_out.stats.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(items)
+            for key, value in target_overlap(aml_out, data['data_samples']).items():
+                overlap[key] += value
             _draw_batch(visualizer, model, data, aml_out, args.out, first)
             progress.update(len(items))
 
     means = {key: value / count for key, value in totals.items()}
+    if overlap['count']:
+        means.update({key: overlap[key] / overlap['count']
+                      for key in ('object_masked', 'background_masked', 'object_weak')})
     aml = cfg.model.aml
     settings = ', '.join(f'{k}={aml[k]}' for k in ('tau', 'rho', 'temperature', 'block_size',
                                                    'score_norm', 'granularity') if k in aml)
