@@ -41,21 +41,21 @@ def load(path):
 def tiny(tmp_path_factory, request):
     root = tmp_path_factory.mktemp('resume')
     data_root = make_tiny_synref(str(root / 'synref'), num_images=10)
-    # AML with its random block choice, a warm-up + poly schedule, validation every 2
-    # iterations (between the checkpoint and the resume point), random sentence per visit.
+    # AML with its random block choice, a warm-up + poly schedule, validation every 3
+    # iterations right after the checkpoint (a new best score makes mmengine save the
+    # checkpoint again, mid-validation), random sentence per visit.
     cfg = write_tiny_config(
         'amlris/amlris_lite_minilm_synref-160x160.py', str(root / 'aml.py'), data_root,
         max_iters=TOTAL, extra={
             'custom_hooks': [],
             'model.aml.tau': 0.9, 'model.aml.rho': 0.5,
-            'train_cfg.val_interval': 2,
+            'train_cfg.val_interval': N,
             # data loaded in the main process (draws from its generators) or by persistent
             # worker processes (each seeded by mmengine's worker_init_fn)
             'train_dataloader.num_workers': request.param,
             'train_dataloader.persistent_workers': request.param > 0,
             'default_hooks.checkpoint.interval': N,
             'default_hooks.checkpoint.max_keep_ckpts': -1,
-            'default_hooks.checkpoint.save_best': None,
             'param_scheduler': [
                 dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
                 dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0,
@@ -113,3 +113,43 @@ def test_resume_from_an_explicit_path(tiny):
     got = load(osp.join(resumed, f'iter_{TOTAL}.pth'))['state_dict']
     for key, value in ref.items():
         torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7)
+
+
+def epoch_cfg(root, data_root, name, persistent, init_fn):
+    """The tiny AML config trained by epochs (as the RefCOCO configs), with 2 workers."""
+    loader = {'train_dataloader.num_workers': 2,
+              'train_dataloader.persistent_workers': persistent,
+              'train_dataloader.sampler': dict(type='DefaultSampler', shuffle=True)}
+    if init_fn:
+        loader['train_dataloader.worker_init_fn'] = dict(type='worker_init_from_torch_seed')
+    return write_tiny_config(
+        'amlris/amlris_lite_minilm_synref-160x160.py', str(root / f'{name}.py'), data_root,
+        extra=dict(loader, **{
+            'custom_hooks': [], 'model.aml.tau': 0.9, 'model.aml.rho': 0.5,
+            'train_cfg': dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2,
+                              val_interval=1),
+            'default_hooks.checkpoint': dict(type='CheckpointHook', by_epoch=True, interval=1,
+                                             max_keep_ckpts=-1),
+        }))
+
+
+@pytest.mark.parametrize('persistent, init_fn, exact', [
+    (False, True, True),  # the RefCOCO configs
+    (True, False, False),  # control: mmengine's default seeding with persistent workers
+], ids=['refcoco-loader', 'control-persistent-default-seeding'])
+def test_epoch_based_resume(tmp_path, persistent, init_fn, exact):
+    data_root = make_tiny_synref(str(tmp_path / 'synref'), num_images=10)
+    cfg = epoch_cfg(tmp_path, data_root, 'epochs', persistent, init_fn)
+    whole, resumed = str(tmp_path / 'whole'), str(tmp_path / 'resumed')
+    train(cfg, whole)
+    os.makedirs(resumed)
+    shutil.copy(osp.join(whole, 'epoch_1.pth'), resumed)  # killed after epoch 1
+    with open(osp.join(resumed, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(resumed, 'epoch_1.pth'))
+    log = train(cfg, resumed, '--resume')
+    assert 'resumed epoch: 1' in log
+    ref = load(osp.join(whole, 'epoch_2.pth'))['state_dict']
+    got = load(osp.join(resumed, 'epoch_2.pth'))['state_dict']
+    same = all(torch.allclose(got[k].float(), v.float(), rtol=1e-6, atol=1e-7)
+               for k, v in ref.items())
+    assert same == exact

@@ -35,7 +35,11 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
-    persistent_workers=True,
+    # Workers restart every epoch and are seeded from torch's per-iterator seed: a new sentence
+    # draw every epoch, and `--resume` at an epoch boundary draws exactly what the uninterrupted
+    # run would have (RandomStateHook restores the generator that seed comes from).
+    persistent_workers=False,
+    worker_init_fn=dict(type='worker_init_from_torch_seed'),
     sampler=dict(type='DefaultSampler', shuffle=True),  # epoch-based CARIS recipe
     dataset=dict(
         type=dataset_type,

@@ -81,6 +81,8 @@ class RandomStateHook(Hook):
       ``before_train_epoch`` (before the epoch's dataloader iterator seeds its workers).
     - Validation during training is made neutral: the generators are saved before it and
       restored after it, so evaluating every K iterations does not change the training run.
+      A checkpoint written during validation (mmengine re-saves the regular checkpoint when a
+      new best score is reached) gets the states from before validation.
 
     A checkpoint without random states (older ones, or from a different number of ranks)
     resumes as before, with a warning that the continuation is not bitwise the same.
@@ -124,7 +126,11 @@ class RandomStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if get_world_size() == 1:
-            checkpoint['random_states'] = [capture_random_state()]
+            # During validation (mmengine saves the regular checkpoint again when a new best
+            # score is reached) the state to keep is the one training resumes from: the state
+            # before validation, which after_val restores.
+            state = self._before_val if self._before_val is not None else capture_random_state()
+            checkpoint['random_states'] = [state]
         elif self._gathered is not None:
             # still current: no training iteration since (validation does not count)
             checkpoint['random_states'] = self._gathered
