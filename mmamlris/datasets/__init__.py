@@ -1,9 +1,13 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .refcoco import RefCOCODataset
 from .refer_io import load_instances, load_refs
-from .transforms import *  # noqa: F401,F403
-from .transforms import __all__ as _transforms_all
+from .transforms import (LoadReferringMask, LoadRISImageFromFile, PackRISInputs,
+                         SampleExpression, TokenizeExpression, decode_segmentation,
+                         diagnose_image_bytes)
 from .worker_init import worker_init_from_torch_seed
 
-__all__ = ['RefCOCODataset', 'load_refs', 'load_instances', 'worker_init_from_torch_seed'
-           ] + _transforms_all
+__all__ = [
+    'RefCOCODataset', 'load_refs', 'load_instances', 'worker_init_from_torch_seed',
+    'LoadRISImageFromFile', 'diagnose_image_bytes', 'LoadReferringMask', 'decode_segmentation',
+    'SampleExpression', 'TokenizeExpression', 'PackRISInputs'
+]

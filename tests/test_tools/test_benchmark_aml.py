@@ -75,6 +75,52 @@ def test_masking_mode_reports_the_shares(tiny_configs, capsys):
     assert 'reused by stage 2' in out
 
 
+def test_flops_mode_counts_stage1_as_the_only_extra_work(tiny_configs, capsys):
+    returned = bench.main([tiny_configs['aml'], *COMMON, '--mode', 'flops'])
+    out, last = _last_line(capsys)
+    assert last == returned
+    match = re.fullmatch(
+        rf'flop_ratio={FLOAT} infer_flop_ratio={FLOAT} stage1_flop_share={FLOAT}', last)
+    assert match, last
+    flop_ratio, infer_ratio, share = map(float, match.groups())
+    assert flop_ratio > 1  # stage 1 is extra work
+    assert infer_ratio == 1.0  # inference never runs AML: the very same operations
+    assert 0 < share < 1
+    assert flop_ratio == pytest.approx(1 / (1 - share), rel=1e-3)
+    for row in ('train step (forward + backward), GFLOPs', '  AML extra (stage 1 + masking op)',
+                '  masking op model.aml (PMME + AFM)', 'inference (test_step), GFLOPs'):
+        assert re.search(rf'^\| {re.escape(row)}.*\|$', out, re.M), row
+    assert 'FlopCounterMode' in out and 'one counted training step' in out
+
+
+def test_flops_of_one_step_do_not_depend_on_the_batch_size(tiny_configs, capsys):
+    """Every counted operation is per sample, so the ratio of batch 1 is that of batch 2."""
+    i = COMMON.index('--batch-size')
+    args = COMMON[:i] + COMMON[i + 2:]
+    ratios = []
+    for batch in ('1', '2'):
+        last = bench.main([tiny_configs['aml'], *args, '--batch-size', batch, '--mode', 'flops'])
+        ratios.append(float(re.match(rf'flop_ratio={FLOAT}', last).group(1)))
+    capsys.readouterr()
+    assert ratios[0] == pytest.approx(ratios[1], rel=1e-3)
+
+
+def test_count_flops_of_a_call_and_of_the_methods_it_calls():
+    linear = torch.nn.Linear(4, 8)
+
+    class Caller:
+        def inner(self, x):
+            return linear(x)
+
+    caller = Caller()
+    x = torch.randn(3, 4)
+    total, parts = bench.count_flops(lambda: caller.inner(x) @ torch.randn(8, 5),
+                                     dict(inner=(caller, 'inner')))
+    assert parts == dict(inner=2 * 3 * 4 * 8)  # addmm: 2 * B * in * out
+    assert total == 2 * 3 * 4 * 8 + 2 * 3 * 8 * 5
+    assert 'inner' not in vars(caller)  # the method is unshadowed afterwards
+
+
 def test_config_without_aml_is_refused_unless_aml_cfg_is_given(tiny_configs, capsys):
     with pytest.raises(SystemExit, match='has no model.aml'):
         bench.main([tiny_configs['base'], *COMMON])

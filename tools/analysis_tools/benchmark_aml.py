@@ -17,6 +17,16 @@ makes them):
   text encoding it computes for stage 2 when the decoder has no visual prompts; that one is
   shown apart) and the AML training step they belong to. The last line is
   ``masking_ms=<median> masking_share=<masking / step> stage1_share=<stage 1 / step>``.
+* ``--mode flops``: the floating-point operations of one training step of each model and of
+  one inference, counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix products,
+  convolutions and attention, forward and backward; element-wise ops, normalisations and the
+  sampling inside mmcv's deformable attention are not counted), and the part of the AML step
+  that stage 1 and the masking op take. Counts do not depend on the machine or its load, so
+  they estimate the time ratio of a step made of large matrix products (Swin-B / BERT-base
+  CARIS on a GPU) where that GPU is not at hand; they are not a timing. The ratio does not
+  depend on the batch size (every operation is per sample), so ``--batch-size 1`` gives the
+  ratio of the config's batch. The last line is ``flop_ratio=<aml/baseline>
+  infer_flop_ratio=<aml/baseline> stage1_flop_share=<stage 1 / AML step>``.
 
 Timings are medians over ``--iters`` after ``--warmup``; on a shared machine compare ratios
 measured in one run, and mind the load average printed before and after.
@@ -46,6 +56,9 @@ Examples::
         --aml-cfg "{'type': 'AlignmentAwareMasking', 'vis_channels': 256, 'text_channels': 384}"
     python tools/analysis_tools/benchmark_aml.py \
         configs/amlris/amlris_lite_minilm_synref-160x160.py --mode masking
+    python tools/analysis_tools/benchmark_aml.py \
+        configs/amlris/amlris_caris_swin-b_bert-base_2xb8-50e_refcoco-448x448.py \
+        --mode flops --batch-size 1
 """
 import argparse
 import ast
@@ -88,9 +101,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Training-step time, peak memory and inference time of a model with and '
         'without alignment-aware masking')
     parser.add_argument('config', help='config file (with model.aml, or give --aml-cfg)')
-    parser.add_argument('--mode', choices=['step', 'masking'], default='step',
+    parser.add_argument('--mode', choices=['step', 'masking', 'flops'], default='step',
                         help="'step': train step, memory and inference, baseline vs AML; "
-                        "'masking': the masking op and stage 1 alone, against the AML step")
+                        "'masking': the masking op and stage 1 alone, against the AML step; "
+                        "'flops': counted floating-point operations of the same (no timing)")
     parser.add_argument('--iters', type=int, default=10,
                         help='measured iterations per model (the median is reported)')
     parser.add_argument('--warmup', type=int, default=2,
@@ -444,12 +458,17 @@ class _Bench:
     def header(self) -> List[str]:
         aml = self.aml_model
         precision = 'float32' if self.amp_dtype is None else f'AMP {self.amp_dtype}'
-        repeats = 'per model, alternating' if self.args.mode == 'step' else 'of each part'
+        if self.args.mode == 'flops':
+            repeats = (f'{self.args.warmup} warm-up steps, then one counted training step '
+                       'and one counted inference per model')
+        else:
+            repeats = 'per model, alternating' if self.args.mode == 'step' else 'of each part'
+            repeats = (f'{self.args.warmup} warm-up + {self.args.iters} measured iterations '
+                       f'{repeats}')
         lines = [
             f'config {self.args.config}',
             f'batch {self.batch_size} x {self.img_size[0]}x{self.img_size[1]}, '
-            f'{MAX_TOKENS} token slots; training {precision}, inference float32; '
-            f'{self.args.warmup} warm-up + {self.args.iters} measured iterations {repeats}',
+            f'{MAX_TOKENS} token slots; training {precision}, inference float32; {repeats}',
             f'AML: {type(aml.aml).__name__}({aml.aml.extra_repr()}), stage1_scale '
             f'{aml.stage1_scale}, stage1_loss_weight {aml.stage1_loss_weight}, feature level '
             f'{aml.aml_feat_index}',
@@ -603,11 +622,113 @@ def run_masking_mode(bench: _Bench) -> str:
             f'stage1_share={stage1_med / step_med:.4f}')
 
 
+class _CountedCalls:
+    """FLOPs counted during the calls of some methods, while a ``FlopCounterMode`` is on.
+
+    Instance attributes shadow the methods (``obj.name = wrapper``), so the callers reach the
+    wrappers; :meth:`restore` removes them.
+    """
+
+    def __init__(self, counter, targets: Dict[str, Tuple[object, str]]) -> None:
+        self.counter = counter
+        self.flops = {name: 0 for name in targets}
+        self._targets = targets
+        for name, (obj, attr) in targets.items():
+            setattr(obj, attr, self._wrap(name, getattr(obj, attr)))
+
+    def _wrap(self, name: str, method: Callable) -> Callable:
+
+        def counted(*args, **kwargs):
+            before = self.counter.get_total_flops()
+            out = method(*args, **kwargs)
+            self.flops[name] += self.counter.get_total_flops() - before
+            return out
+
+        return counted
+
+    def restore(self) -> None:
+        for obj, attr in self._targets.values():
+            delattr(obj, attr)
+
+
+def count_flops(fn: Callable[[], object],
+                targets: Optional[Dict[str, Tuple[object, str]]] = None
+                ) -> Tuple[int, Dict[str, int]]:
+    """FLOPs of one call of ``fn``, and of the calls of ``targets`` made inside it."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    parts = _CountedCalls(counter, targets or {})
+    try:
+        with counter:
+            fn()
+    finally:
+        parts.restore()
+    return counter.get_total_flops(), parts.flops
+
+
+def run_flops_mode(bench: _Bench) -> str:
+    """Counted FLOPs of the training step and inference of both models."""
+    args, model = bench.args, bench.aml_model
+    names = ('baseline', 'aml')
+    for _ in range(args.warmup):
+        for name in names:
+            bench.prepare(name)
+            bench.train_call(name)()
+    step, infer = {}, {}
+    bench.prepare('baseline')
+    step['baseline'], _ = count_flops(bench.train_call('baseline'))
+    bench.prepare('aml')
+    step['aml'], parts = count_flops(
+        bench.train_call('aml'),
+        dict(stage1=(model, '_stage1'), masking=(model.aml, 'forward')))
+    for m in bench.models.values():
+        m.eval()
+    for name in names:
+        bench.prepare(name)
+        infer[name], _ = count_flops(bench.test_call(name))
+    for m in bench.models.values():
+        m.train()
+
+    extra = step['aml'] - step['baseline']
+    flop_ratio = step['aml'] / step['baseline']
+    infer_ratio = infer['aml'] / infer['baseline']
+    stage1_share = extra / step['aml']
+
+    def g(flops: float) -> str:
+        return f'{flops / 1e9:.2f}'
+
+    rows = [
+        ['train step (forward + backward), GFLOPs', g(step['baseline']), g(step['aml']),
+         f'{flop_ratio:.3f}'],
+        ['  AML extra (stage 1 + masking op)', '', g(extra), f'{stage1_share:.3f} of the step'],
+        ['  masking op model.aml (PMME + AFM)', '', g(parts['masking']),
+         f'{parts["masking"] / step["aml"]:.4f} of the step'],
+        ['inference (test_step), GFLOPs', g(infer['baseline']), g(infer['aml']),
+         f'{infer_ratio:.3f}'],
+    ]
+    lines = bench.header()
+    lines.append(format_table(['measure', 'baseline (aml=None)', 'AML', 'AML / baseline'],
+                              rows))
+    lines.append(f'AMLSegmentor._stage1 as called: {g(parts["stage1"])} GFLOPs (when the '
+                 'decoder adds no visual prompts to the text, this includes the text encoding '
+                 'with gradient that stage 2 reuses, which the baseline step has too; "AML '
+                 'extra" is the difference of the two steps)')
+    lines.append('counted by torch.utils.flop_counter.FlopCounterMode: matrix products, '
+                 'convolutions and attention (forward and backward); element-wise ops, '
+                 'normalisations and deformable-attention sampling are not counted. A count, '
+                 'not a timing: the same on every machine.')
+    print('\n'.join(lines))
+    return (f'flop_ratio={flop_ratio:.4f} infer_flop_ratio={infer_ratio:.4f} '
+            f'stage1_flop_share={stage1_share:.4f}')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     """Run the benchmark; prints the table and, last, the summary line (also returned)."""
     args = parse_args(argv)
     bench = _Bench(args)
-    last = run_step_mode(bench) if args.mode == 'step' else run_masking_mode(bench)
+    modes = dict(step=run_step_mode, masking=run_masking_mode, flops=run_flops_mode)
+    last = modes[args.mode](bench)
     print(last, flush=True)
     return last
 
