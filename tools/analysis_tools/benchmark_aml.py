@@ -289,6 +289,23 @@ def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup:
     return times
 
 
+@contextlib.contextmanager
+def shadow_methods(replacements: Dict[Tuple[object, str], Callable]):
+    """Replace methods of objects for the duration of the block.
+
+    Each ``(obj, name): fn`` sets the instance attribute ``obj.name = fn``, which shadows the
+    method, so every caller (``loss()`` of the model, ``nn.Module.__call__``) reaches ``fn``;
+    the attributes are removed afterwards, and the methods are back.
+    """
+    for (obj, name), fn in replacements.items():
+        setattr(obj, name, fn)
+    try:
+        yield
+    finally:
+        for obj, name in replacements:
+            delattr(obj, name)
+
+
 def quartiles(values: Sequence[float]) -> Tuple[float, float, float]:
     """``(p25, median, p75)`` of the values."""
     if len(values) == 1:
@@ -565,7 +582,7 @@ def run_masking_mode(bench: _Bench) -> str:
         {'masking': lambda: model.aml(inputs, vis_feat, text_feat, text_mask)}, args.iters,
         args.warmup, device)['masking']
 
-    # Instance attributes shadow the methods: loss() and the modules call the timed versions.
+    # loss() and the modules call the timed versions (see shadow_methods).
     stage1_times: List[float] = []
     shared_text_times: List[float] = []  # text encoding in _stage1 that stage 2 reuses
     stage1, text_forward = model._stage1, model.text_encoder.forward
@@ -586,12 +603,10 @@ def run_masking_mode(bench: _Bench) -> str:
         text_in_stage1.append(seconds)
         return out
 
-    model._stage1, model.text_encoder.forward = timed_stage1, timed_text
-    try:
+    with shadow_methods({(model, '_stage1'): timed_stage1,
+                         (model.text_encoder, 'forward'): timed_text}):
         step = time_alternating({'aml': bench.train_call('aml')}, args.iters, args.warmup,
                                 device, prepare=bench.prepare)['aml']
-    finally:
-        del model._stage1, model.text_encoder.forward
     alignment_times = [total - shared for total, shared in zip(
         stage1_times[args.warmup:], shared_text_times[args.warmup:])]
     step_med = statistics.median(step)
@@ -622,59 +637,47 @@ def run_masking_mode(bench: _Bench) -> str:
             f'stage1_share={stage1_med / step_med:.4f}')
 
 
-class _CountedCalls:
-    """FLOPs counted during the calls of some methods, while a ``FlopCounterMode`` is on.
-
-    Instance attributes shadow the methods (``obj.name = wrapper``), so the callers reach the
-    wrappers; :meth:`restore` removes them.
-    """
-
-    def __init__(self, counter, targets: Dict[str, Tuple[object, str]]) -> None:
-        self.counter = counter
-        self.flops = {name: 0 for name in targets}
-        self._targets = targets
-        for name, (obj, attr) in targets.items():
-            setattr(obj, attr, self._wrap(name, getattr(obj, attr)))
-
-    def _wrap(self, name: str, method: Callable) -> Callable:
-
-        def counted(*args, **kwargs):
-            before = self.counter.get_total_flops()
-            out = method(*args, **kwargs)
-            self.flops[name] += self.counter.get_total_flops() - before
-            return out
-
-        return counted
-
-    def restore(self) -> None:
-        for obj, attr in self._targets.values():
-            delattr(obj, attr)
-
-
 def count_flops(fn: Callable[[], object],
                 targets: Optional[Dict[str, Tuple[object, str]]] = None
                 ) -> Tuple[int, Dict[str, int]]:
-    """FLOPs of one call of ``fn``, and of the calls of ``targets`` made inside it."""
+    """FLOPs of one call of ``fn``, and of the calls of ``targets`` made inside it.
+
+    Args:
+        fn (callable): What to count.
+        targets (dict[str, tuple[object, str]], optional): ``name: (obj, method name)``;
+            the FLOPs of the calls of ``obj.<method>`` during ``fn`` are summed under ``name``.
+
+    Returns:
+        tuple[int, dict[str, int]]: The total, and the part of each target.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    parts = _CountedCalls(counter, targets or {})
-    try:
-        with counter:
-            fn()
-    finally:
-        parts.restore()
-    return counter.get_total_flops(), parts.flops
+    parts = {name: 0 for name in targets or {}}
+
+    def counted(name: str, method: Callable) -> Callable:
+
+        def call(*args, **kwargs):
+            before = counter.get_total_flops()
+            out = method(*args, **kwargs)
+            parts[name] += counter.get_total_flops() - before
+            return out
+
+        return call
+
+    wrappers = {(obj, attr): counted(name, getattr(obj, attr))
+                for name, (obj, attr) in (targets or {}).items()}
+    with shadow_methods(wrappers), counter:
+        fn()
+    return counter.get_total_flops(), parts
 
 
 def run_flops_mode(bench: _Bench) -> str:
     """Counted FLOPs of the training step and inference of both models."""
     args, model = bench.args, bench.aml_model
     names = ('baseline', 'aml')
-    for _ in range(args.warmup):
-        for name in names:
-            bench.prepare(name)
-            bench.train_call(name)()
+    time_alternating({n: bench.train_call(n) for n in names}, 0, args.warmup, bench.device,
+                     prepare=bench.prepare)  # warm-up only
     step, infer = {}, {}
     bench.prepare('baseline')
     step['baseline'], _ = count_flops(bench.train_call('baseline'))
