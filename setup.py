@@ -35,7 +35,7 @@ setup(
     python_requires='>=3.10',
     license='Apache License 2.0',
     # mmcv must be built from source with ops (tools/setup_env.sh); listing it here would make
-    # pip try to build it in an isolated environment, which fails (OPENMMLAB_NOTES §6 row 4).
+    # pip try to build it in an isolated environment, which fails (docs/en/stack_notes.md).
     install_requires=parse_requirements('runtime'),
     extras_require=dict(
         tests=parse_requirements('tests'), optional=parse_requirements('optional'),

@@ -10,7 +10,8 @@ from importlib.metadata import PackageNotFoundError, version as _dist_version
 from .utils.env import allow_full_checkpoint_loading
 from .version import __version__, version_info
 
-# (distribution, minimum inclusive, maximum exclusive); see DESIGN.md §5 for the pinned stack.
+# (distribution, minimum inclusive, maximum exclusive); docs/en/stack_notes.md explains the
+# pinned stack.
 _REQUIRED = (
     ('mmengine', '0.10.0', '0.11.0'),
     ('mmcv', '2.0.0', '2.2.0'),

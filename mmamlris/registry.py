@@ -3,7 +3,7 @@
 
 mmamlris registers its components straight into **mmseg's** registries rather than into child
 registries of its own: configs that inherit ``mmseg::`` bases get ``_scope_='mmseg'`` on every
-inherited dict, and a child registry would be invisible from there (OPENMMLAB_NOTES §1.3).
+inherited dict, and a child registry would be invisible from there (``docs/en/stack_notes.md``).
 Every name we register is therefore prefixed or specific enough (``RIS*``, ``AML*``,
 ``RefCOCODataset``) not to collide with mmseg's own.
 """

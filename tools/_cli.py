@@ -3,7 +3,6 @@
 import argparse
 import os
 import os.path as osp
-from typing import Callable
 
 import torch
 from mmengine.config import Config, DictAction
@@ -15,7 +14,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, e.g. train_cfg.max_iters=100 '
-        'model.aml.tau=0.3; lists as key="[a,b]"')
+        'model.aml.filter.tau=0.3; lists as key="[a,b]"')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
@@ -26,13 +25,9 @@ def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply the command line and choose the work dir."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if not osp.isfile(args.config):
-        raise SystemExit(f'Config file {args.config!r} does not exist.')
-    import mmamlris  # noqa: F401  (registers everything and fixes checkpoint loading)
-    cfg = Config.fromfile(args.config)
+    from mmamlris.utils import load_config as load_config_file
+    cfg = load_config_file(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
     if args.work_dir is not None:
@@ -86,13 +81,3 @@ def check_pretrained_files(cfg: Config) -> None:
             f'Pretrained file(s) named by the config do not exist:\n{lines}\nDownload them to '
             'that path (the config README lists where they come from), point the field at '
             f'the file, or train from scratch with --cfg-options {first.rsplit(".", 1)[0]}=None.')
-
-
-def run_tool(main: Callable[[], None]) -> None:
-    """Run a tool's ``main``; bad input (:class:`mmamlris.utils.InputError`) ends it with the
-    message alone (exit status 1), not a traceback, also when raised in a dataloader worker."""
-    from mmamlris.utils import InputError, input_error_message
-    try:
-        main()
-    except InputError as error:
-        raise SystemExit(f'Error: {input_error_message(error)}') from None

@@ -9,8 +9,9 @@ import torch
 from mmengine.logging import print_log
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmamlris.utils import run_tool  # noqa: E402
 from tools._cli import (add_common_args, check_pretrained_files, load_config,  # noqa: E402
-                        make_runner, run_tool)
+                        make_runner)
 
 
 def parse_args() -> argparse.Namespace:

@@ -12,6 +12,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from mmamlris.utils import find_dataset_cfg, load_config
+
 __all__ = ['RISInferencer']
 
 ImageType = Union[str, np.ndarray]
@@ -33,18 +35,13 @@ def _dataset_pipeline(cfg: Config) -> List[dict]:
     for key in ('test_dataloader', 'val_dataloader'):
         loader = cfg.get(key)
         if loader and loader.get('dataset'):
-            dataset = loader['dataset']
+            dataset = find_dataset_cfg(loader['dataset'], 'pipeline')
             break
     else:
         raise ValueError('RISInferencer: the config has no test_dataloader.dataset (nor '
                          'val_dataloader.dataset) to take the test pipeline from.')
-    while 'pipeline' not in dataset:
-        if dataset.get('datasets'):  # ConcatDataset
-            dataset = dataset['datasets'][0]
-        elif dataset.get('dataset'):  # RepeatDataset, ClassBalancedDataset
-            dataset = dataset['dataset']
-        else:
-            raise ValueError('RISInferencer: the test dataset config has no `pipeline`.')
+    if dataset is None:
+        raise ValueError('RISInferencer: the test dataset config has no `pipeline`.')
     return [dict(t) for t in copy.deepcopy(dataset['pipeline'])]
 
 
@@ -105,10 +102,7 @@ class RISInferencer:
     @staticmethod
     def _load_config(model: Union[str, Config]) -> Config:
         if isinstance(model, str):
-            if not osp.isfile(model):
-                raise FileNotFoundError(f'RISInferencer: config file {model!r} does not '
-                                        'exist.')
-            return Config.fromfile(model)
+            return load_config(model)
         if isinstance(model, Config):
             return copy.deepcopy(model)
         raise TypeError('RISInferencer: model must be a config path or an mmengine Config, '

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Safe readers for the two annotation files of the REFER layout.
 
-A RefCOCO-family dataset is a pair of files (DESIGN.md §3):
+A RefCOCO-family dataset is a pair of files (``docs/en/datasets.md``):
 
 * ``refs(<split_by>).p``: a pickled ``list`` of ``dict`` (one per referred object) holding
   ``ref_id, ann_id, image_id, split, category_id, sentences=[{sent_id, sent, raw, tokens}]``;

@@ -1,2 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .metrics import *  # noqa: F401,F403
+from .iou import intersect_and_union, mask_iou, record_iou, ris_scores
+from .metrics import RISMetric
+
+__all__ = ['intersect_and_union', 'mask_iou', 'record_iou', 'ris_scores', 'RISMetric']

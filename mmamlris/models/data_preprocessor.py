@@ -2,6 +2,7 @@
 """Data preprocessor of referring segmentation: images as in mmseg, plus the expression tokens."""
 from typing import Any, Dict, Tuple
 
+import numpy as np
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.utils import SampleList
@@ -67,22 +68,24 @@ def stack_text_inputs(data_samples: SampleList) -> Tuple[Tensor, Tensor]:
 
 @MODELS.register_module()
 class RISDataPreProcessor(SegDataPreProcessor):
-    """:class:`SegDataPreProcessor` that also batches the tokens of the expressions.
+    """:class:`SegDataPreProcessor` that also checks the tokens of the expressions.
 
     Images and ``gt_sem_seg`` are normalised, padded and stacked exactly as mmseg does (see
     :class:`mmseg.models.SegDataPreProcessor` for the arguments ``mean``, ``std``, ``size``,
     ``size_divisor``, ``pad_val``, ``seg_pad_val``, ``bgr_to_rgb``, ``rgb_to_bgr`` and
-    ``test_cfg``). In addition, the data fields ``text_token_ids`` and ``text_attention_mask`` of
-    all data samples are padded to the longest of the batch, ``L_b`` (id 0, mask 0), as int64
-    on the model's device. The segmentor stacks them with :func:`stack_text_inputs`.
+    ``test_cfg``). The data fields ``text_token_ids`` and ``text_attention_mask`` of every data
+    sample are checked before any work (a missing ``TokenizeExpression`` is a clear error) and
+    moved to the model's device with the samples; the segmentor stacks them into ``[B, L_b]``
+    once per forward, with :func:`stack_text_inputs`.
 
     As in mmseg, training batches are padded to ``size`` or ``size_divisor`` (one of them is
     required for training), and test images are stacked unpadded unless ``test_cfg`` gives a
     ``size`` or ``size_divisor`` (all the images of a test batch must then have one size).
+    :meth:`denormalize` undoes the normalisation, for drawing what the model saw.
     """
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
-        """Normalise, pad and stack the images, then pad the token fields.
+        """Normalise, pad and stack the images; check the token fields.
 
         Args:
             data (dict): ``inputs`` (list of uint8 ``[3, H, W]``) and ``data_samples`` (list of
@@ -90,8 +93,7 @@ class RISDataPreProcessor(SegDataPreProcessor):
             training (bool): Whether the batch is a training batch.
 
         Returns:
-            dict: ``inputs`` ``[B, 3, H, W]`` float and ``data_samples`` whose
-            ``text_token_ids`` / ``text_attention_mask`` are int64 ``[L_b]`` on the device.
+            dict: ``inputs`` ``[B, 3, H, W]`` float and ``data_samples`` on the device.
         """
         data_samples = data.get('data_samples')
         if not data_samples:
@@ -101,12 +103,29 @@ class RISDataPreProcessor(SegDataPreProcessor):
             raise ValueError('RISDataPreProcessor pads training batches as mmseg does: set '
                              '`size` (e.g. (448, 448)) or `size_divisor` (e.g. 32).')
         for index, sample in enumerate(data_samples):  # fail before any work
-            for name in TOKEN_FIELDS:
-                _token_field(sample, name, index)
-        data = super().forward(data, training)
-        input_ids, attention_mask = stack_text_inputs(data['data_samples'])
-        for sample, sample_ids, sample_mask in zip(data['data_samples'], input_ids,
-                                                   attention_mask):
-            sample.text_token_ids = sample_ids
-            sample.text_attention_mask = sample_mask
-        return data
+            ids = _token_field(sample, TOKEN_FIELDS[0], index)
+            mask = _token_field(sample, TOKEN_FIELDS[1], index)
+            if ids.shape != mask.shape:
+                raise ValueError(
+                    f'Data sample {index}: text_token_ids has {ids.numel()} tokens but '
+                    f'text_attention_mask has {mask.numel()}.')
+        return super().forward(data, training)
+
+    def denormalize(self, inputs: Tensor) -> np.ndarray:
+        """Undo the normalisation: model inputs -> RGB uint8 images.
+
+        Args:
+            inputs (Tensor): ``[B, 3, H, W]`` images as the model receives them.
+
+        Returns:
+            np.ndarray: RGB uint8 ``[B, H, W, 3]`` (the channels are taken to be RGB when this
+            preprocessor converts BGR to RGB, as for the BGR images that ``LoadImageFromFile``
+            reads, and BGR otherwise).
+        """
+        x = inputs.detach().float()
+        if self._enable_normalize:
+            x = x * self.std.to(x) + self.mean.to(x)
+        if not self.channel_conversion:
+            x = x.flip(1)  # BGR as loaded by cv2 -> RGB
+        x = x.round().clamp(0, 255).to(torch.uint8)
+        return x.permute(0, 2, 3, 1).cpu().numpy()

@@ -12,12 +12,27 @@ from .tiny_text_model import tiny_bert_config
 TINY_TEXT_CHANNELS = 32
 
 
-def tiny_aml_cfg(vis_channels: int = 64, **kwargs) -> Dict:
-    """An ``AlignmentAwareMasking`` config for :func:`tiny_segmentor_cfg` models."""
-    cfg = dict(type='AlignmentAwareMasking', vis_channels=vis_channels,
-               text_channels=TINY_TEXT_CHANNELS, block_size=16)
-    cfg.update(kwargs)
-    return cfg
+def tiny_aml_cfg(vis_channels: int = 64, scorer: Optional[Dict] = None, **filter_kwargs) -> Dict:
+    """An ``AlignmentAwareMasking`` config for :func:`tiny_segmentor_cfg` models.
+
+    Args:
+        vis_channels (int): Width of the scored level (64: the tiny ResNet's stride 32).
+        scorer (dict, optional): Scorer config; ``PatchMaxScorer`` by default. Its
+            ``vis_channels`` / ``text_channels`` are filled in when absent.
+        **filter_kwargs: ``AlignmentAwareFilter`` options (``tau``, ``rho``, ``mode`` ...);
+            ``block_size`` defaults to 16. ``filter=dict(...)`` replaces the filter config.
+
+    Returns:
+        dict: The ``aml`` config.
+    """
+    scorer = dict(scorer or dict(type='PatchMaxScorer'))
+    scorer.setdefault('vis_channels', vis_channels)
+    scorer.setdefault('text_channels', TINY_TEXT_CHANNELS)
+    block_filter = filter_kwargs.pop('filter', None)
+    if block_filter is None:
+        block_filter = dict(type='AlignmentAwareFilter', block_size=16)
+        block_filter.update(filter_kwargs)
+    return dict(type='AlignmentAwareMasking', scorer=scorer, filter=block_filter)
 
 
 def tiny_segmentor_cfg(aml: Optional[Dict] = None, head: str = 'LiteRISHead',

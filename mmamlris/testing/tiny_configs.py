@@ -1,14 +1,9 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Shrink the shipped SynRef configs to seconds-long runs on a tiny generated SynRef."""
-import copy
-import importlib.util
 import os.path as osp
-from types import ModuleType
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
-from mmengine.config import Config
-
-from mmamlris.utils import PACKAGED_MODELS
+from mmamlris.utils import load_config
 from .tiny_text_model import tiny_bert_config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -22,28 +17,14 @@ TINY_MODEL: Dict = {
     'model.decode_head.channels': 16,
     'model.decode_head.text_channels': 32,
 }
-TINY_AML: Dict = {'model.aml.vis_channels': 64, 'model.aml.text_channels': 32}
-
-
-def load_script(*path: str) -> ModuleType:
-    """Import a script of the repo (``tools/``, ``demo/`` are not packages) by its path."""
-    name = '_script_' + '_'.join(p.replace('.py', '') for p in path)
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_tool(*path: str) -> ModuleType:
-    """Import a script of ``tools/`` by its path below ``tools/``."""
-    return load_script('tools', *path)
+TINY_AML: Dict = {'model.aml.scorer.vis_channels': 64, 'model.aml.scorer.text_channels': 32}
 
 
 def make_tiny_synref(data_root: str, num_images: int = 12, img_size: int = 64,
                      seed: int = 0) -> str:
     """Generate a tiny SynRef (every split present) into ``data_root``."""
-    synref = load_tool('dataset_converters', 'synref.py')
-    synref.generate_synref(data_root, num_images=num_images, img_size=img_size, seed=seed)
+    from mmamlris.datasets.synref import generate_synref
+    generate_synref(data_root, num_images=num_images, img_size=img_size, seed=seed)
     return data_root
 
 
@@ -58,7 +39,7 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
     Returns:
         str: ``out_file``.
     """
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
+    cfg = load_config(osp.join(REPO_ROOT, 'configs', config))
     options = dict(TINY_MODEL)
     if cfg.model.get('aml') is not None:
         options.update(TINY_AML)
@@ -80,25 +61,3 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
         dataset.data_root = data_root
     cfg.dump(out_file)
     return out_file
-
-
-def offline_model_cfg(model_cfg) -> Tuple[dict, List[str]]:
-    """Replace pretrained files this machine lacks by random init of the same architecture.
-
-    Returns:
-        tuple: The model config and notes saying what was replaced.
-    """
-    model_cfg = copy.deepcopy(model_cfg)
-    notes = []
-    init_cfg = model_cfg.backbone.get('init_cfg') or {}
-    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        model_cfg.backbone.pop('init_cfg')
-        notes.append(f'backbone: {checkpoint} absent -> random init')
-    text = model_cfg.text_encoder
-    name = text.get('pretrained')
-    if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
-        text.pretrained = None
-        text.config = dict(model_type='bert')  # bert-base-uncased architecture
-        notes.append(f'text encoder: {name} absent -> random BERT-base')
-    return model_cfg, notes

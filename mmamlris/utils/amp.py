@@ -3,6 +3,8 @@
 import torch
 from mmengine.config import Config
 
+from .errors import InputValueError
+
 # fp32 optimizer wrapper -> its mixed-precision counterpart
 AMP_WRAPPERS = {
     'OptimWrapper': 'AmpOptimWrapper',
@@ -26,22 +28,23 @@ def enable_amp(cfg: Config, dtype: str = 'float16') -> None:
             ``'bfloat16'`` (no loss scaling needed).
 
     Raises:
-        SystemExit: When no CUDA device is available, or the config already uses AMP.
+        InputValueError: When no CUDA device is available, the dtype is unknown, or the
+            optimizer wrapper has no AMP counterpart.
     """
     if not torch.cuda.is_available():
-        raise SystemExit('--amp needs a CUDA GPU: mmengine\'s AmpOptimWrapper does not run on '
-                         'the CPU. Train without --amp on this machine.')
+        raise InputValueError('--amp needs a CUDA GPU: mmengine\'s AmpOptimWrapper does not '
+                              'run on the CPU. Train without --amp on this machine.')
     if dtype not in ('float16', 'bfloat16'):
-        raise SystemExit(f'--amp dtype must be float16 or bfloat16, got {dtype!r}.')
+        raise InputValueError(f'--amp dtype must be float16 or bfloat16, got {dtype!r}.')
     wrapper = cfg.optim_wrapper
     kind = wrapper.get('type', 'OptimWrapper')
     if kind in AMP_WRAPPERS.values():
         wrapper.setdefault('dtype', dtype)
         return
     if kind not in AMP_WRAPPERS:
-        raise SystemExit(f'--amp does not know the AMP counterpart of optim_wrapper type '
-                         f'{kind!r}; set it in the config (one of '
-                         f'{sorted(AMP_WRAPPERS.values())}).')
+        raise InputValueError(f'--amp does not know the AMP counterpart of optim_wrapper '
+                              f'type {kind!r}; set it in the config (one of '
+                              f'{sorted(AMP_WRAPPERS.values())}).')
     wrapper.type = AMP_WRAPPERS[kind]
     wrapper.dtype = dtype
     wrapper.setdefault('loss_scale', 'dynamic' if dtype == 'float16' else 1.0)

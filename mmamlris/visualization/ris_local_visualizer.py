@@ -11,9 +11,10 @@ from mmengine.dist import master_only
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
+from mmamlris.evaluation import mask_iou
 from mmamlris.registry import VISUALIZERS
 
-__all__ = ['Panel', 'RISLocalVisualizer', 'mask_iou']
+__all__ = ['Panel', 'RISLocalVisualizer']
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Color = Tuple[int, int, int]
@@ -21,7 +22,7 @@ Color = Tuple[int, int, int]
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 # Label value of the referred object and of ignored pixels in the masks of mmamlris.
-_OBJECT, _IGNORE = 1, 255
+_OBJECT = 1
 
 
 class Panel(NamedTuple):
@@ -35,28 +36,6 @@ class Panel(NamedTuple):
     image: np.ndarray
     caption: str
     colorbar: bool = False
-
-
-def mask_iou(pred: ArrayLike, gt: ArrayLike) -> float:
-    """IoU of a predicted mask and a GT mask, as :class:`RISMetric` counts it.
-
-    Pixels whose GT is ``255`` (ignore) are left out; an empty union gives 0.
-
-    Args:
-        pred (np.ndarray | Tensor): ``[H, W]`` or ``[1, H, W]``; object where ``== 1``.
-        gt (np.ndarray | Tensor): Same size; ``1`` object, ``0`` background, ``255`` ignore.
-
-    Returns:
-        float: Intersection over union in ``[0, 1]``.
-    """
-    pred, gt = _squeeze_mask(pred), _squeeze_mask(gt)
-    if pred.shape != gt.shape:
-        raise ValueError(f'mask_iou: the prediction is {pred.shape} but the GT is {gt.shape}.')
-    valid = gt != _IGNORE
-    pred_fg = (pred == _OBJECT) & valid
-    gt_fg = (gt == _OBJECT) & valid
-    union = int((pred_fg | gt_fg).sum())
-    return int((pred_fg & gt_fg).sum()) / union if union else 0.0
 
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:

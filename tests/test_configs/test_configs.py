@@ -16,7 +16,7 @@ from mmengine.optim import build_optim_wrapper
 
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs
-from mmamlris.testing.tiny_configs import offline_model_cfg
+from mmamlris.utils import offline_model_cfg
 from mmamlris.utils.amp import disable_amp
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

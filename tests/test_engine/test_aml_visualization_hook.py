@@ -13,7 +13,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.visualization import Visualizer
 
-from mmamlris.engine.hooks import AMLVisualizationHook, denormalize_images
+from mmamlris.engine.hooks import AMLStepRecorder, AMLVisualizationHook
 from mmamlris.engine.hooks import aml_visualization_hook as hook_module
 from mmamlris.registry import HOOKS, MODELS
 from mmamlris.testing.tiny_configs import TINY_AML, TINY_MODEL, make_tiny_synref
@@ -22,7 +22,7 @@ from mmamlris.visualization import RISLocalVisualizer
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # minmax scores always have a cell at 0 < tau: some blocks are weak; rho=1 masks them all.
-AML = tiny_aml_cfg(tau=0.5, rho=1.0, score_norm='minmax')
+AML = tiny_aml_cfg(tau=0.5, rho=1.0)
 MEAN_RGB = np.array([124, 116, 104])  # the data preprocessor's mean, rounded
 NUM_PANELS = 7  # input, heat map, weak set, block mask, masked input, prediction, GT
 
@@ -36,6 +36,11 @@ def build(aml=AML):
     model = MODELS.build(cfg)
     model.init_weights()
     return model
+
+
+def observed(hook):
+    """Whether the hook has forward hooks in place on the model (a drawing step)."""
+    return hook._recorder is not None and hook._recorder.started
 
 
 def vis_files(save_dir):
@@ -75,17 +80,19 @@ def test_hook_draws_every_interval_with_a_real_model(request, tmp_path):
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
 
     hook.before_train_iter(runner, 0, data)
-    assert model.record_aml is False  # iteration 1 of 2: not a drawing step
+    assert not observed(hook)  # iteration 1 of 2: not a drawing step
     train_iter(hook, runner, data, optim)
     assert vis_files(tmp_path) == []
 
     hook.before_train_iter(runner, 1, data)
-    assert model.record_aml is True
+    assert observed(hook)
+    recorder = hook._recorder
     model.train_step(copy.deepcopy(data), optim)
-    assert set(model.aml_record) >= {'inputs', 'masked_inputs', 'block_mask', 'weak_mask',
-                                     'score_map', 'seg_logits'}
+    assert set(recorder.record) >= {'inputs', 'masked_inputs', 'block_mask', 'weak_mask',
+                                    'score_map', 'seg_logits'}
     hook.after_train_iter(runner, 1, data, None)
-    assert model.record_aml is False and model.aml_record is None
+    assert not observed(hook) and not recorder.started
+    assert not model.aml._forward_hooks and not model.decode_head._forward_hooks
 
     files = vis_files(tmp_path)
     assert [osp.basename(f) for f in files] == ['aml_sample0_2.png', 'aml_sample1_2.png']
@@ -119,7 +126,7 @@ def test_hook_warns_once_and_does_nothing_for_the_baseline(request, tmp_path, mo
     data = demo_ris_inputs(batch_size=2)
     for _ in range(2):
         train_iter(hook, runner, data, optim)
-        assert model.record_aml is False
+        assert not observed(hook)
     assert len(logs) == 1 and 'without AML' in logs[0]
     assert vis_files(tmp_path) == []
 
@@ -130,7 +137,7 @@ def test_hook_only_draws_on_the_main_process(request, tmp_path, monkeypatch):
     runner = mock_runner(request, tmp_path, model)
     hook = AMLVisualizationHook(interval=1)
     hook.before_train_iter(runner, 0, None)
-    assert model.record_aml is False
+    assert not observed(hook) and not model.aml._forward_hooks
     hook.after_train_iter(runner, 0, None, None)
     assert vis_files(tmp_path) == []
 
@@ -140,8 +147,10 @@ def test_hook_unwraps_model_wrappers(request, tmp_path, monkeypatch):
     wrapper = SimpleNamespace(module=model)
     monkeypatch.setattr(hook_module, 'is_model_wrapper', lambda m: m is wrapper)
     runner = mock_runner(request, tmp_path, wrapper)
-    AMLVisualizationHook(interval=1).before_train_iter(runner, 0, None)
-    assert model.record_aml is True
+    hook = AMLVisualizationHook(interval=1)
+    hook.before_train_iter(runner, 0, None)
+    assert observed(hook) and hook._recorder.model is model
+    assert len(model.aml._forward_hooks) == 1
 
 
 def test_hook_needs_the_ris_visualizer(request):
@@ -152,11 +161,48 @@ def test_hook_needs_the_ris_visualizer(request):
     AMLVisualizationHook(draw=False).before_run(runner)  # nothing to draw: no error
 
 
-def test_denormalize_images_inverts_the_preprocessor():
+def test_observing_changes_nothing_the_model_computes():
+    """The same step with and without the recorder: identical losses and weights after it."""
+    data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
+    results = []
+    for observe in (False, True):
+        model = build()
+        optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+        torch.manual_seed(5)
+        if observe:
+            with AMLStepRecorder(model) as recorder:
+                log_vars = model.train_step(copy.deepcopy(data), optim)
+            assert recorder.record['block_mask'].any()
+        else:
+            log_vars = model.train_step(copy.deepcopy(data), optim)
+        results.append((log_vars, model.state_dict()))
+    (logs_a, state_a), (logs_b, state_b) = results
+    assert logs_a.keys() == logs_b.keys()
+    assert all(torch.equal(torch.as_tensor(logs_a[k]), torch.as_tensor(logs_b[k]))
+               for k in logs_a)
+    for key, value in state_a.items():
+        assert torch.equal(value, state_b[key]), key
+
+
+def test_recorder_needs_aml_and_keeps_the_stage2_logits():
+    with pytest.raises(ValueError, match='needs a model with `aml`'):
+        AMLStepRecorder(build(aml=None))
+    model = build()
+    model.stage1_loss_weight = 0.5  # stage 1 calls the decode head too: the last call wins
+    data = model.data_preprocessor(demo_ris_inputs(batch_size=2), True)
+    logits = []
+    model.decode_head.register_forward_hook(lambda m, a, o: logits.append(o))
+    with AMLStepRecorder(model) as recorder:
+        model(**data, mode='loss')
+    assert len(logits) == 2
+    assert torch.equal(recorder.record['seg_logits'], logits[-1].detach())
+
+
+def test_denormalize_inverts_the_preprocessor():
     model = build()
     data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
     inputs = model.data_preprocessor(copy.deepcopy(data), False)['inputs']
-    images = denormalize_images(inputs, model.data_preprocessor)
+    images = model.data_preprocessor.denormalize(inputs)
     assert images.dtype == np.uint8 and images.shape == (2, 64, 64, 3)
     for image, raw in zip(images, data['inputs']):
         expected = raw.numpy()[::-1].transpose(1, 2, 0)  # BGR -> RGB
@@ -173,8 +219,8 @@ def test_hook_in_a_runner_on_synref(request, tmp_path):
     cfg.merge_from_dict({
         **TINY_MODEL,
         **TINY_AML,
-        'model.aml.tau': 0.5,
-        'model.aml.rho': 1.0,
+        'model.aml.filter.tau': 0.5,
+        'model.aml.filter.rho': 1.0,
         'train_dataloader.dataset.data_root': str(data_root),
         'train_dataloader.batch_size': 3,
         'train_dataloader.num_workers': 0,
@@ -198,4 +244,4 @@ def test_hook_in_a_runner_on_synref(request, tmp_path):
         drawn = cv2.imread(path)
         # SynRef images are resized to 160 x 160 by the training pipeline
         assert drawn.shape[1] == NUM_PANELS * 160 and drawn.shape[0] > 160
-    assert runner.model.record_aml is False and runner.model.aml_record is None
+    assert not runner.model.aml._forward_hooks and not runner.model.decode_head._forward_hooks

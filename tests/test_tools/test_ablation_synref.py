@@ -5,10 +5,8 @@ import re
 import subprocess
 import sys
 
-from mmamlris.testing.tiny_configs import REPO_ROOT, load_tool, make_tiny_synref, \
-    write_tiny_config
-
-ablation = load_tool('analysis_tools', 'ablation_synref.py')
+from mmamlris.testing.tiny_configs import REPO_ROOT, make_tiny_synref, write_tiny_config
+from tools.analysis_tools import ablation_synref as ablation
 
 
 def test_scores_from_records_match_the_definitions():

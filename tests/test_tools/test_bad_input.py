@@ -88,7 +88,7 @@ def test_images_smaller_than_one_aml_block(setup):
         'train_dataloader.dataset.pipeline.2.scale': scale})
     proc = run('tools/train.py', cfg, '--work-dir', str(setup['root'] / 'w_small'))
     assert_clean_error(proc, '24x24, smaller than one AML block (32x32)',
-                       'model.aml.block_size')
+                       'model.aml.filter.block_size')
 
 
 def test_test_tool_error_leaves_the_work_dir_alone(setup):

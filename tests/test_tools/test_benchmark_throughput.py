@@ -10,9 +10,10 @@ import torch
 from mmengine.config import Config
 
 from mmamlris.registry import DATASETS
-from mmamlris.testing.tiny_configs import load_tool, make_tiny_synref, write_tiny_config
+from mmamlris.testing.tiny_configs import make_tiny_synref, write_tiny_config
+from mmamlris.utils import InputError
+from tools.analysis_tools import benchmark_throughput as throughput
 
-throughput = load_tool('analysis_tools', 'benchmark_throughput.py')
 
 FLOAT = r'(\d+(?:\.\d+)?(?:e[-+]?\d+)?)'
 COMMON = ['--num-samples', '6', '--train-iters', '2', '--warmup', '1', '--threads', '1',
@@ -62,5 +63,5 @@ def test_prints_the_three_throughputs_and_the_pipeline_stages(tiny_config, capsy
 def test_missing_data_names_the_command_that_generates_it(tmp_path, capsys):
     config = write_tiny_config('amlris/amlris_lite_minilm_synref-160x160.py',
                                str(tmp_path / 'aml.py'), str(tmp_path / 'absent'))
-    with pytest.raises(SystemExit, match='tools/dataset_converters/synref.py'):
+    with pytest.raises(InputError, match='tools/dataset_converters/synref.py'):
         throughput.main([config, *COMMON])

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmamlris.testing.tiny_configs import TINY_MODEL, load_script
+from mmamlris.datasets import synref
+from mmamlris.testing.tiny_configs import TINY_MODEL
+from mmamlris.utils import InputError
+from tools.analysis_tools import browse_aml_masks as browse
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 160  # the SynRef training pipeline resizes to 160 x 160
@@ -16,14 +19,10 @@ NUM_PANELS = 6  # input, heat map, weak set, block mask, stage-2 input, GT
 MEAN_RGB = np.array([124, 116, 104])  # the data preprocessor's mean, rounded
 
 
-browse = load_script('tools', 'analysis_tools', 'browse_aml_masks.py')
-
-
 @pytest.fixture(scope='module')
 def configs(tmp_path_factory):
     """A tiny AML config and its baseline (no model.aml), on a tiny SynRef."""
     root = tmp_path_factory.mktemp('browse')
-    synref = load_script('tools', 'dataset_converters', 'synref.py')
     data_root = str(root / 'synref')
     synref.generate_synref(data_root, num_images=8, img_size=64, seed=3)
     tiny = {
@@ -34,8 +33,8 @@ def configs(tmp_path_factory):
     for name, config, extra in (
             ('baseline', ('lite', 'lite_minilm_synref-160x160.py'), {}),
             ('aml', ('amlris', 'amlris_lite_minilm_synref-160x160.py'),
-             {'model.aml.vis_channels': 64, 'model.aml.text_channels': 32,
-              'model.aml.rho': 1.0})):
+             {'model.aml.scorer.vis_channels': 64, 'model.aml.scorer.text_channels': 32,
+              'model.aml.filter.rho': 1.0})):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', *config))
         cfg.merge_from_dict(dict(tiny, **extra))
         paths[name] = str(root / f'{name}.py')
@@ -75,7 +74,7 @@ def test_tau_extremes_through_cfg_options(configs, tmp_path, tau, expected):
     """Scores are in [0, 1]: tau=0 leaves nothing weak, tau>1 makes every block weak."""
     out = str(tmp_path / 'panels')
     means = browse.main([configs['aml'], '--out', out, '-n', '2', '--cfg-options',
-                         f'model.aml.tau={tau}'])
+                         f'model.aml.filter.tau={tau}'])
     assert means['aml_mask_ratio'] == pytest.approx(expected)
     # all or nothing is masked: the object and the background alike
     assert means['object_masked'] == pytest.approx(expected)
@@ -97,7 +96,7 @@ def test_other_split_and_sample_cap(configs, tmp_path):
 
 
 def test_refuses_a_config_without_aml(configs, tmp_path):
-    with pytest.raises(SystemExit, match='has no model.aml'):
+    with pytest.raises(InputError, match='has no model.aml'):
         browse.main([configs['baseline'], '--out', str(tmp_path / 'x')])
     with pytest.raises(SystemExit):
         browse.main([configs['aml'], '--out', str(tmp_path / 'x'), '-n', '0'])
@@ -123,7 +122,7 @@ def test_target_overlap_counts_object_and_background_pixels():
         samples.append(sample)
     samples.append(SegDataSample())  # no GT: skipped
     out = AMLOutput(masked_inputs=None, block_mask=block, weak_mask=weak, score_map=None,
-                    stats={})
+                    stats={}, losses={})
     sums = browse.target_overlap(out, samples)
     assert sums['count'] == 2
     assert sums['object_masked'] == pytest.approx(1.0 + 0.0)

@@ -15,6 +15,7 @@ import torch
 from mmamlris.testing.tiny_configs import REPO_ROOT, make_tiny_synref, write_tiny_config
 
 ITERS = 4
+HELPERS = osp.join(osp.dirname(osp.abspath(__file__)), 'helpers')
 
 
 def free_port() -> str:
@@ -23,8 +24,14 @@ def free_port() -> str:
         return str(s.getsockname()[1])
 
 
+def tool_env(**extra):
+    """One thread per process, and the recorder hook importable (``helpers/``)."""
+    path = os.pathsep.join(filter(None, [HELPERS, os.environ.get('PYTHONPATH')]))
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=path, **extra)
+
+
 def launch(script, *args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, PORT=free_port())
+    env = tool_env(PYTHON=sys.executable, PORT=free_port())
     proc = subprocess.run(['bash', script, *args], cwd=REPO_ROOT, env=env, text=True,
                           capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -47,8 +54,8 @@ def dist_run(tmp_path_factory):
     cfg = write_tiny_config(
         'amlris/amlris_lite_minilm_synref-160x160.py', str(root / 'aml.py'), data_root,
         max_iters=ITERS, extra={
-            'model.aml.tau': 0.9, 'model.aml.rho': 0.5,
-            'custom_imports.imports': ['mmamlris', 'mmamlris.testing.aml_mask_recorder'],
+            'model.aml.filter.tau': 0.9, 'model.aml.filter.rho': 0.5,
+            'custom_imports.imports': ['mmamlris', 'aml_mask_recorder'],
             'custom_hooks': [dict(type='RecordAMLMasksHook')],
             'default_hooks.checkpoint.interval': 2,
             'default_hooks.checkpoint.max_keep_ckpts': -1,
@@ -111,7 +118,7 @@ def test_one_and_two_process_evaluation_agree(dist_run):
     root = dist_run['root']
     checkpoint = osp.join(dist_run['runs'][0]['work_dir'], f'iter_{ITERS}.pth')
     one, two = str(root / 'one.json'), str(root / 'two.json')
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env = tool_env()
     proc = subprocess.run([sys.executable, 'tools/test.py', dist_run['cfg'], checkpoint,
                            '--work-dir', str(root / 'test1'), '--out', one], cwd=REPO_ROOT,
                           env=env, text=True, capture_output=True, timeout=600)

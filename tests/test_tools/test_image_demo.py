@@ -11,19 +11,17 @@ from mmengine.config import Config
 
 from mmamlris.apis import RISInferencer
 from mmamlris.registry import MODELS
-from mmamlris.testing.tiny_configs import TINY_MODEL, load_script
+from mmamlris.datasets import synref
+from mmamlris.testing.tiny_configs import TINY_MODEL
+from demo import image_demo as demo
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRED_RGB = np.array([255, 48, 48], np.float32)  # RISLocalVisualizer's default pred_color
 
 
-demo = load_script('demo', 'image_demo.py')
-
-
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('image_demo')
-    synref = load_script('tools', 'dataset_converters', 'synref.py')
     synref.generate_synref(str(root / 'synref'), num_images=3, img_size=64, seed=2)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'lite', 'lite_minilm_synref-160x160.py'))
     cfg.merge_from_dict(TINY_MODEL)

@@ -48,7 +48,7 @@ def tiny(tmp_path_factory, request):
         'amlris/amlris_lite_minilm_synref-160x160.py', str(root / 'aml.py'), data_root,
         max_iters=TOTAL, extra={
             'custom_hooks': [],
-            'model.aml.tau': 0.9, 'model.aml.rho': 0.5,
+            'model.aml.filter.tau': 0.9, 'model.aml.filter.rho': 0.5,
             'train_cfg.val_interval': N,
             # data loaded in the main process (draws from its generators) or by persistent
             # worker processes (each seeded by mmengine's worker_init_fn)
@@ -125,7 +125,7 @@ def epoch_cfg(root, data_root, name, persistent, init_fn):
     return write_tiny_config(
         'amlris/amlris_lite_minilm_synref-160x160.py', str(root / f'{name}.py'), data_root,
         extra=dict(loader, **{
-            'custom_hooks': [], 'model.aml.tau': 0.9, 'model.aml.rho': 0.5,
+            'custom_hooks': [], 'model.aml.filter.tau': 0.9, 'model.aml.filter.rho': 0.5,
             'train_cfg': dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2,
                               val_interval=1),
             'default_hooks.checkpoint': dict(type='CheckpointHook', by_epoch=True, interval=1,

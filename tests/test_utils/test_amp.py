@@ -12,6 +12,7 @@ from mmengine.optim import build_optim_wrapper
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
 from mmamlris.testing.tiny_configs import REPO_ROOT
+from mmamlris.utils import InputValueError
 from mmamlris.utils.amp import disable_amp, enable_amp, is_amp
 
 CPU_SCHEDULE = osp.join(REPO_ROOT, 'configs/_base_/schedules/schedule_cpu_1500it.py')
@@ -21,7 +22,7 @@ GPU_SCHEDULE = osp.join(REPO_ROOT, 'configs/_base_/schedules/schedule_50e.py')
 def test_amp_is_refused_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     cfg = Config.fromfile(CPU_SCHEDULE)
-    with pytest.raises(SystemExit, match='--amp needs a CUDA GPU'):
+    with pytest.raises(InputValueError, match='--amp needs a CUDA GPU'):
         enable_amp(cfg)
     assert cfg.optim_wrapper.type == 'SkipNonFiniteOptimWrapper'  # unchanged
 
@@ -34,10 +35,10 @@ def test_enable_amp_picks_the_nan_skipping_amp_wrapper(monkeypatch, dtype, loss_
     assert cfg.optim_wrapper.type == 'SkipNonFiniteAmpOptimWrapper'
     assert cfg.optim_wrapper.dtype == dtype and cfg.optim_wrapper.loss_scale == loss_scale
     assert is_amp(cfg)
-    with pytest.raises(SystemExit, match='float16 or bfloat16'):
+    with pytest.raises(InputValueError, match='float16 or bfloat16'):
         enable_amp(Config.fromfile(CPU_SCHEDULE), 'int8')
     cfg = Config(dict(optim_wrapper=dict(type='MyWrapper')))
-    with pytest.raises(SystemExit, match="counterpart of optim_wrapper type 'MyWrapper'"):
+    with pytest.raises(InputValueError, match="counterpart of optim_wrapper type 'MyWrapper'"):
         enable_amp(cfg)
 
 
@@ -59,7 +60,7 @@ def test_train_tool_refuses_amp_on_the_cpu():
          'configs/amlris/amlris_lite_minilm_synref-160x160.py', '--amp'],
         cwd=REPO_ROOT, text=True, capture_output=True, timeout=300)
     assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines()[-1].startswith('--amp needs a CUDA GPU')
+    assert proc.stderr.strip().splitlines()[-1].startswith('Error: --amp needs a CUDA GPU')
     assert 'Traceback' not in proc.stderr
 
 

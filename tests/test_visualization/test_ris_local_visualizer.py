@@ -12,7 +12,8 @@ from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.structures import SegDataSample
 
 from mmamlris.registry import VISUALIZERS
-from mmamlris.visualization import Panel, RISLocalVisualizer, mask_iou
+from mmamlris.evaluation import mask_iou
+from mmamlris.visualization import Panel, RISLocalVisualizer
 
 H, W = 48, 64
 RED, GREEN = (255, 48, 48), (48, 220, 48)

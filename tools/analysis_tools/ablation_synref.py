@@ -26,10 +26,9 @@ STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_score_mean')
 # variant -> (which config, --cfg-options on top of it)
 VARIANTS: Dict[str, tuple] = {
     'baseline': ('baseline', []),
-    'random': ('aml', ['model.aml.mode=random']),
+    'random': ('aml', ['model.aml.filter.mode=random']),
     'aml': ('aml', []),
-    'official': ('aml', ['model.aml.compat_official=True', 'model.stage1_loss_weight=0.5',
-                         'model.stage2_loss_weight=0.5']),
+    'official': ('official', []),
 }
 LABELS = {'baseline': 'baseline (no AML)', 'random': '+ random mask (same count)',
           'aml': '+ AML (paper defaults)', 'official': '+ AML (official-code variant)'}
@@ -42,6 +41,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--aml-config',
         default=osp.join(ROOT, 'configs/amlris/amlris_lite_minilm_synref-160x160.py'))
+    parser.add_argument(
+        '--official-config',
+        default=osp.join(ROOT, 'configs/amlris/amlris-official_lite_minilm_synref-160x160.py'))
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/ablation_synref')
@@ -68,15 +70,13 @@ def run(cmd: List[str], log_file: str) -> None:
 
 def scores(records: List[dict]) -> Dict[str, float]:
     """mIoU and oIoU (percent) per split from RISMetric's per-expression records."""
+    from mmamlris.evaluation import ris_scores
     out = {}
     for split in SPLITS:
         rows = [r for r in records if r['split'] == split]
-        if not rows:
-            continue
-        union = sum(r['u'] for r in rows)
-        out[f'{split}_mIoU'] = 100 * sum(r['i'] / r['u'] if r['u'] else 0.0
-                                         for r in rows) / len(rows)
-        out[f'{split}_oIoU'] = 100 * sum(r['i'] for r in rows) / union if union else 0.0
+        if rows:
+            split_scores = ris_scores(rows, ())
+            out.update({f'{split}_{k}': split_scores[k] for k in ('mIoU', 'oIoU')})
     return out
 
 
@@ -95,7 +95,8 @@ def train_stats(work_dir: str) -> Dict[str, float]:
 
 def one_run(args: argparse.Namespace, variant: str, seed: int) -> Dict[str, float]:
     which, options = VARIANTS[variant]
-    config = args.aml_config if which == 'aml' else args.baseline_config
+    config = dict(baseline=args.baseline_config, aml=args.aml_config,
+                  official=args.official_config)[which]
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
     out = osp.join(work_dir, 'per_expression.json')
     if osp.isfile(out) and not args.rerun:

@@ -13,7 +13,7 @@ makes them):
   of a shared machine hits both; medians are reported. The last line is
   ``time_ratio=<aml/baseline> memory_ratio=<aml/baseline> infer_ratio=<aml/baseline>``.
 * ``--mode masking``: the masking op alone (``model.aml(...)``: PMME + AFM, on stage-1
-  features of the batch), the stage-1 alignment pass (``AMLSegmentor._stage1``, without the
+  features of the batch), stage 1 with the masking (``AMLSegmentor.mask_batch``, without the
   text encoding it computes for stage 2 when the decoder has no visual prompts; that one is
   shown apart) and the AML training step they belong to. The last line is
   ``masking_ms=<median> masking_share=<masking / step> stage1_share=<stage 1 / step>``.
@@ -53,7 +53,7 @@ Examples::
         configs/amlris/amlris_caris_swin-b_bert-base_2xb8-50e_refcoco-448x448.py \
         --batch-size 2 --img-size 224 224 --iters 5 --warmup 1
     python tools/analysis_tools/benchmark_aml.py configs/lite/lite_minilm_synref-160x160.py \
-        --aml-cfg "{'type': 'AlignmentAwareMasking', 'vis_channels': 256, 'text_channels': 384}"
+        --aml-cfg configs/amlris/amlris_lite_minilm_synref-160x160.py
     python tools/analysis_tools/benchmark_aml.py \
         configs/amlris/amlris_lite_minilm_synref-160x160.py --mode masking
     python tools/analysis_tools/benchmark_aml.py \
@@ -62,35 +62,20 @@ Examples::
 """
 import argparse
 import ast
-import contextlib
 import copy
-import os
 import os.path as osp
 import statistics
-import sys
-import time
-import weakref
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-# Real tokens per expression (with [CLS]/[SEP]), cycled over the batch: RefCOCO-like lengths.
-TOKEN_COUNTS = (9, 12, 7, 15, 10, 8, 20, 11)
-MAX_TOKENS = 20
-MiB = 1024.0**2
-
-CPU_MEMORY_METHOD = ('CPU tensor memory: parameters + buffers + optimizer state, plus the peak '
-                     'of the tensor storages allocated during one training step (tracked per '
-                     'aten op with a TorchDispatchMode and freed through weakrefs; allocator '
-                     'overhead and kernel scratch buffers are not included)')
-CUDA_MEMORY_METHOD = ('CUDA torch.cuda.max_memory_allocated (reset before each step) minus '
-                      'memory_allocated before the step, plus the parameters, buffers and '
-                      'optimizer state of the measured model')
+from mmamlris.utils import InputValueError, load_config, offline_model_cfg, run_tool
+from mmamlris.utils.benchmark import (CPU_MEMORY_METHOD, CUDA_MEMORY_METHOD, MAX_TOKENS, MiB,
+                                      build_optim, config_img_size, count_flops,
+                                      format_table, load_average, machine_line, ms_cell,
+                                      quiet, resident_bytes, shadow_methods, step_peak_bytes,
+                                      synthetic_batch, time_alternating, timed)
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -128,7 +113,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='seed of weights and batch')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. model.stage1_scale=0.5 model.aml.tau=0.3')
+        help='override settings of the config, e.g. model.stage1_scale=0.5 '
+        'model.aml.filter.tau=0.3')
     args = parser.parse_args(argv)
     for name in ('iters', 'batch_size', 'threads'):
         value = getattr(args, name)
@@ -147,40 +133,32 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def _parse_aml_cfg(value: str) -> dict:
     """``--aml-cfg``: a dict literal, or a config file whose ``model.aml`` is taken."""
     if osp.isfile(value):
-        from mmengine.config import Config
-        aml = Config.fromfile(value).model.get('aml')
+        aml = load_config(value).model.get('aml')
         if aml is None:
-            raise SystemExit(f'--aml-cfg {value!r} is a config without model.aml.')
+            raise InputValueError(f'--aml-cfg {value!r} is a config without model.aml.')
         return copy.deepcopy(aml)
     try:
         aml = ast.literal_eval(value)
     except (ValueError, SyntaxError) as err:
         example = "{'type': 'AlignmentAwareMasking', 'vis_channels': 256, 'text_channels': 384}"
-        raise SystemExit(f'--aml-cfg must be a config file or a dict literal such as '
-                         f'"{example}", got {value!r} ({err}).') from None
+        raise InputValueError(f'--aml-cfg must be a config file or a dict literal such as '
+                              f'"{example}", got {value!r} ({err}).') from None
     if not isinstance(aml, dict) or 'type' not in aml:
-        raise SystemExit(f'--aml-cfg must describe a dict with a "type", got {value!r}.')
+        raise InputValueError(f'--aml-cfg must describe a dict with a "type", got {value!r}.')
     return aml
 
 
 def load_bench_config(args: argparse.Namespace):
-    """The config with the command line applied; exits clearly when no AML is configured."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmamlris  # noqa: F401  (registers every component)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    """The config with the command line applied; a clear error when no AML is configured."""
+    cfg = load_config(args.config, args.cfg_options, init_scope=True)
     if args.aml_cfg is not None:
         cfg.model.aml = _parse_aml_cfg(args.aml_cfg)
     if cfg.model.get('aml') is None:
-        raise SystemExit(
+        raise InputValueError(
             f'{args.config} has no model.aml, so there is no AML to compare with its '
             'baseline. Benchmark an AML config (configs/amlris/...), or give the AML settings '
-            "with --aml-cfg \"{'type': 'AlignmentAwareMasking', 'vis_channels': C_v, "
-            "'text_channels': C_t}\" (or --aml-cfg <config with model.aml>).")
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+            'with --aml-cfg <config with model.aml> (or a dict literal of an '
+            'AlignmentAwareMasking config).')
     return cfg
 
 
@@ -202,243 +180,6 @@ def build_model_pair(model_cfg, device: torch.device, seed: int) -> Tuple[nn.Mod
     return baseline.to(device).train(), aml_model.to(device).train()
 
 
-def build_optim(model: nn.Module, cfg, device: torch.device, amp: bool):
-    """The config's optimizer wrapper; float32 on the CPU, AMP on CUDA as configured."""
-    from mmengine.optim import build_optim_wrapper
-
-    from mmamlris.utils.amp import disable_amp, enable_amp
-
-    cfg = copy.deepcopy(cfg)
-    if device.type == 'cuda':
-        if amp:
-            enable_amp(cfg)
-    else:
-        if amp:
-            raise SystemExit('--amp needs --device cuda: mmengine\'s AmpOptimWrapper does not '
-                             'run on the CPU.')
-        disable_amp(cfg)
-    return build_optim_wrapper(model, cfg.optim_wrapper)
-
-
-def config_img_size(cfg) -> Tuple[int, int]:
-    """``(H, W)`` of the training pipeline's ``Resize`` (``scale`` is ``(w, h)``)."""
-    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
-    while 'pipeline' not in dataset and dataset.get('dataset'):
-        dataset = dataset['dataset']
-    for transform in dataset.get('pipeline', []):
-        scale = transform.get('scale')
-        if transform.get('type') == 'Resize' and scale is not None:
-            width, height = (scale, scale) if isinstance(scale, int) else scale
-            return int(height), int(width)
-    raise SystemExit('Cannot read the image size from the training pipeline (no Resize with '
-                     'a scale); give --img-size H W.')
-
-
-def synthetic_batch(batch_size: int, img_size: Tuple[int, int], seed: int) -> dict:
-    """A raw batch as the dataloader gives it: uint8 images, GT masks, 20 token slots."""
-    from mmamlris.testing.ris_inputs import demo_ris_inputs
-    return demo_ris_inputs(batch_size=batch_size, image_shapes=(tuple(img_size), ),
-                           num_tokens=TOKEN_COUNTS, max_tokens=MAX_TOKENS, seed=seed)
-
-
-# ---------------------------------------------------------------------------- timing
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _timed(fn: Callable[[], object], device: torch.device) -> Tuple[float, object]:
-    """``(seconds, result)`` of one call of ``fn`` (synchronised on CUDA)."""
-    _sync(device)
-    start = time.perf_counter()
-    out = fn()
-    _sync(device)
-    return time.perf_counter() - start, out
-
-
-def time_call(fn: Callable[[], object], device: torch.device) -> float:
-    """Seconds one call of ``fn`` takes (synchronised on CUDA)."""
-    return _timed(fn, device)[0]
-
-
-def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup: int,
-                     device: torch.device,
-                     prepare: Optional[Callable[[str], None]] = None) -> Dict[str, List[float]]:
-    """Time several callables in turn, the order reversed every iteration.
-
-    Args:
-        calls (dict[str, callable]): What to time, by name.
-        iters (int): Measured calls of each.
-        warmup (int): Unmeasured calls of each first.
-        device (torch.device): Synchronised around each call on CUDA.
-        prepare (callable, optional): ``prepare(name)`` runs untimed before each call.
-
-    Returns:
-        dict[str, list[float]]: Seconds of every measured call, by name.
-    """
-    names = list(calls)
-    times: Dict[str, List[float]] = {name: [] for name in names}
-    for i in range(warmup + iters):
-        order = names if i % 2 == 0 else names[::-1]
-        for name in order:
-            if prepare is not None:
-                prepare(name)
-            seconds = time_call(calls[name], device)
-            if i >= warmup:
-                times[name].append(seconds)
-    return times
-
-
-@contextlib.contextmanager
-def shadow_methods(replacements: Dict[Tuple[object, str], Callable]):
-    """Replace methods of objects for the duration of the block.
-
-    Each ``(obj, name): fn`` sets the instance attribute ``obj.name = fn``, which shadows the
-    method, so every caller (``loss()`` of the model, ``nn.Module.__call__``) reaches ``fn``;
-    the attributes are removed afterwards, and the methods are back.
-    """
-    for (obj, name), fn in replacements.items():
-        setattr(obj, name, fn)
-    try:
-        yield
-    finally:
-        for obj, name in replacements:
-            delattr(obj, name)
-
-
-def quartiles(values: Sequence[float]) -> Tuple[float, float, float]:
-    """``(p25, median, p75)`` of the values."""
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    p25, p50, p75 = statistics.quantiles(values, n=4, method='inclusive')
-    return p25, p50, p75
-
-
-# ---------------------------------------------------------------------------- memory
-class TensorMemoryTracker(TorchDispatchMode):
-    """Peak bytes of the tensor storages created while the mode is active.
-
-    Every aten op goes through :meth:`__torch_dispatch__` (backward ops too: the autograd
-    engine runs them in this thread on the CPU). An output storage that is none of the op's
-    input storages is a new allocation; it is counted until its Python storage object dies
-    (storages keep their Python object as long as they live, so a weakref finalizer sees the
-    free). Storages created before the mode (parameters, optimizer state) are not counted.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live_bytes = 0
-        self.peak_bytes = 0
-        self._sizes: Dict[int, int] = {}
-
-    def _free(self, key: int) -> None:
-        self.live_bytes -= self._sizes.pop(key, 0)
-
-    def _track(self, storage: torch.UntypedStorage, inputs: set) -> None:
-        key = storage._cdata
-        nbytes = storage.nbytes()
-        if key in self._sizes:  # a storage of ours, maybe resized in place
-            self.live_bytes += nbytes - self._sizes[key]
-            self._sizes[key] = nbytes
-        elif key not in inputs:
-            self._sizes[key] = nbytes
-            self.live_bytes += nbytes
-            weakref.finalize(storage, self._free, key)
-        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0]
-                  if isinstance(t, torch.Tensor)}
-        out = func(*args, **kwargs)
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
-                self._track(t.untyped_storage(), inputs)
-        return out
-
-
-def resident_bytes(model: nn.Module, optim_wrapper) -> int:
-    """Bytes of the model's parameters, buffers, gradients and optimizer state (storages once)."""
-    tensors = list(model.parameters()) + list(model.buffers())
-    tensors += [p.grad for p in model.parameters() if p.grad is not None]
-    for state in optim_wrapper.optimizer.state.values():
-        tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
-    storages = {}
-    for t in tensors:
-        storage = t.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-    return sum(storages.values())
-
-
-def step_peak_bytes(step: Callable[[], object], model: nn.Module, optim_wrapper,
-                    device: torch.device) -> int:
-    """Peak memory of one training step: resident state plus the step's peak allocation."""
-    resident = resident_bytes(model, optim_wrapper)
-    if device.type == 'cuda':
-        _sync(device)
-        before = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        _sync(device)
-        return resident + torch.cuda.max_memory_allocated(device) - before
-    tracker = TensorMemoryTracker()
-    with tracker:
-        step()
-    return resident + tracker.peak_bytes
-
-
-# ---------------------------------------------------------------------------- report
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages of the machine."""
-    return ', '.join(f'{v:.2f}' for v in os.getloadavg())
-
-
-def machine_line(device: torch.device, load_before: str) -> str:
-    """Device, threads and the load average before measuring, for the header."""
-    if device.type == 'cuda':
-        where = f'cuda ({torch.cuda.get_device_name(device)})'
-    else:
-        where = f'cpu ({os.cpu_count()} cores)'
-    return (f'device {where}, torch {torch.__version__}, threads {torch.get_num_threads()} '
-            f'(OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}), '
-            f'load average (1/5/15 min) before {load_before}')
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table with aligned columns."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        return '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
-
-    rule = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
-    return '\n'.join([line(header), rule, *[line(r) for r in rows]])
-
-
-def _ms(values: Sequence[float]) -> str:
-    p25, p50, p75 = quartiles(values)
-    return f'{1e3 * p50:.1f} ({1e3 * p25:.1f}-{1e3 * p75:.1f})'
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence mmengine's INFO logs and Hugging Face's progress bars while building."""
-    from mmengine.logging import MMLogger
-    from transformers.utils import logging as hf_logging
-
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    bars = hf_logging.is_progress_bar_enabled()
-    logger.setLevel('WARNING')
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
 # ---------------------------------------------------------------------------- modes
 class _Bench:
     """Models, optimizers and the batch shared by both modes."""
@@ -449,13 +190,12 @@ class _Bench:
             torch.set_num_threads(args.threads)
         device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
         if device == 'cuda' and not torch.cuda.is_available():
-            raise SystemExit('--device cuda: no CUDA device is available here; use --device '
-                             'cpu.')
+            raise InputValueError('--device cuda: no CUDA device is available here; use '
+                                  '--device cpu.')
         self.device = torch.device(device)
         self.cfg = load_bench_config(args)
-        from mmamlris.testing.tiny_configs import offline_model_cfg
         model_cfg, self.notes = offline_model_cfg(self.cfg.model)
-        with _quiet():
+        with quiet():
             self.baseline, self.aml_model = build_model_pair(model_cfg, self.device, args.seed)
             self.optims = dict(
                 baseline=build_optim(self.baseline, self.cfg, self.device, args.amp),
@@ -536,8 +276,8 @@ def run_step_mode(bench: _Bench) -> str:
     memory_ratio = memory['aml'] / memory['baseline']
     infer_ratio = infer_med['aml'] / infer_med['baseline']
     rows = [
-        ['train step, ms: median (p25-p75)', _ms(step_times['baseline']),
-         _ms(step_times['aml']), f'{time_ratio:.3f}'],
+        ['train step, ms: median (p25-p75)', ms_cell(step_times['baseline']),
+         ms_cell(step_times['aml']), f'{time_ratio:.3f}'],
         ['train iterations / s', f'{1 / med["baseline"]:.2f}', f'{1 / med["aml"]:.2f}', ''],
         ['peak memory, MiB', f'{memory["baseline"] / MiB:.1f}', f'{memory["aml"] / MiB:.1f}',
          f'{memory_ratio:.3f}'],
@@ -546,8 +286,8 @@ def run_step_mode(bench: _Bench) -> str:
         ['  of which the step\'s peak on top (activations, gradients)',
          f'{activations["baseline"] / MiB:.1f}', f'{activations["aml"] / MiB:.1f}',
          f'{activations["aml"] / activations["baseline"]:.3f}'],
-        ['inference (test_step), ms: median (p25-p75)', _ms(infer_times['baseline']),
-         _ms(infer_times['aml']), f'{infer_ratio:.3f}'],
+        ['inference (test_step), ms: median (p25-p75)', ms_cell(infer_times['baseline']),
+         ms_cell(infer_times['aml']), f'{infer_ratio:.3f}'],
     ]
     lines = bench.header()
     lines.append(format_table(['measure', 'baseline (aml=None)', 'AML', 'AML / baseline'],
@@ -561,49 +301,50 @@ def run_step_mode(bench: _Bench) -> str:
 
 
 def _masking_inputs(bench: _Bench) -> Tuple[torch.Tensor, ...]:
-    """Normalised images and the stage-1 features the masking op receives in training."""
-    from mmamlris.models.data_preprocessor import stack_text_inputs
-
+    """The arguments the masking op receives in training (read by a forward hook)."""
     model = bench.aml_model
     data = model.data_preprocessor(copy.deepcopy(bench.batch), True)
-    inputs, samples = data['inputs'], data['data_samples']
-    input_ids, attention_mask = stack_text_inputs(samples)
     amp = dict(enabled=False) if bench.amp_dtype is None else dict(dtype=bench.amp_dtype)
-    with torch.no_grad(), torch.autocast(device_type=bench.device.type, **amp):
-        feats, text1, _ = model._stage1(inputs, input_ids, attention_mask, samples, {})
-    return inputs, feats[model.aml_feat_index], text1[0], text1[1]
+    seen: List[tuple] = []
+    handle = model.aml.register_forward_hook(lambda module, args, out: seen.append(args))
+    try:
+        with torch.no_grad(), torch.autocast(device_type=bench.device.type, **amp):
+            model.mask_batch(data['inputs'], data['data_samples'])
+    finally:
+        handle.remove()
+    return seen[0]
 
 
 def run_masking_mode(bench: _Bench) -> str:
     """The masking op and stage 1 alone, against the AML training step."""
     args, device, model = bench.args, bench.device, bench.aml_model
-    inputs, vis_feat, text_feat, text_mask = _masking_inputs(bench)
-    masking = time_alternating(
-        {'masking': lambda: model.aml(inputs, vis_feat, text_feat, text_mask)}, args.iters,
-        args.warmup, device)['masking']
+    masking_args = _masking_inputs(bench)
+    inputs, vis_feat, text_feat = masking_args[:3]
+    masking = time_alternating({'masking': lambda: model.aml(*masking_args)}, args.iters,
+                               args.warmup, device)['masking']
 
     # loss() and the modules call the timed versions (see shadow_methods).
     stage1_times: List[float] = []
-    shared_text_times: List[float] = []  # text encoding in _stage1 that stage 2 reuses
-    stage1, text_forward = model._stage1, model.text_encoder.forward
-    text_in_stage1: List[float] = []  # text encoder calls with gradient in the running _stage1
+    shared_text_times: List[float] = []  # text encoding in mask_batch that stage 2 reuses
+    stage1, text_forward = model.mask_batch, model.text_encoder.forward
+    text_in_stage1: List[float] = []  # text encoder calls with gradient in mask_batch
 
     def timed_stage1(*a, **kw):
         text_in_stage1.clear()
-        seconds, out = _timed(lambda: stage1(*a, **kw), device)
+        seconds, out = timed(lambda: stage1(*a, **kw), device)
         stage1_times.append(seconds)
-        # out[2]: the stage-2 text features, when _stage1 computed them for both stages
-        shared_text_times.append(sum(text_in_stage1) if out[2] is not None else 0.0)
+        # out.text: the stage-2 text features, when stage 1 computed them for both stages
+        shared_text_times.append(sum(text_in_stage1) if out.text is not None else 0.0)
         return out
 
     def timed_text(*a, **kw):
         if not torch.is_grad_enabled():
             return text_forward(*a, **kw)
-        seconds, out = _timed(lambda: text_forward(*a, **kw), device)
+        seconds, out = timed(lambda: text_forward(*a, **kw), device)
         text_in_stage1.append(seconds)
         return out
 
-    with shadow_methods({(model, '_stage1'): timed_stage1,
+    with shadow_methods({(model, 'mask_batch'): timed_stage1,
                          (model.text_encoder, 'forward'): timed_text}):
         step = time_alternating({'aml': bench.train_call('aml')}, args.iters, args.warmup,
                                 device, prepare=bench.prepare)['aml']
@@ -613,17 +354,17 @@ def run_masking_mode(bench: _Bench) -> str:
     masking_med = statistics.median(masking)
     stage1_med = statistics.median(alignment_times)
     rows = [
-        ['masking op model.aml (PMME + AFM)', _ms(masking), f'{masking_med / step_med:.3f}'],
-        ['stage 1 (AMLSegmentor._stage1): ' + (
+        ['masking op model.aml (PMME + AFM)', ms_cell(masking), f'{masking_med / step_med:.3f}'],
+        ['stage 1 and masking (AMLSegmentor.mask_batch): ' + (
             'forward with gradient and loss (stage1_loss_weight > 0)'
             if model.stage1_loss_weight > 0 else 'no-grad alignment pass'),
-         _ms(alignment_times), f'{stage1_med / step_med:.3f}'],
+         ms_cell(alignment_times), f'{stage1_med / step_med:.3f}'],
     ]
     shared = shared_text_times[args.warmup:]
     if any(shared):
-        rows.append(['  not counted: text encoding in _stage1 reused by stage 2 (grad)',
-                     _ms(shared), f'{statistics.median(shared) / step_med:.3f}'])
-    rows.append(['AML train step', _ms(step), '1.000'])
+        rows.append(['  not counted: text encoding in mask_batch reused by stage 2 (grad)',
+                     ms_cell(shared), f'{statistics.median(shared) / step_med:.3f}'])
+    rows.append(['AML train step', ms_cell(step), '1.000'])
     lines = bench.header()
     lines.append(f'masking op inputs: images {tuple(inputs.shape)}, features '
                  f'{tuple(vis_feat.shape)} {vis_feat.dtype}, tokens {tuple(text_feat.shape)}')
@@ -635,41 +376,6 @@ def run_masking_mode(bench: _Bench) -> str:
     print('\n'.join(lines))
     return (f'masking_ms={1e3 * masking_med:.4f} masking_share={masking_med / step_med:.4f} '
             f'stage1_share={stage1_med / step_med:.4f}')
-
-
-def count_flops(fn: Callable[[], object],
-                targets: Optional[Dict[str, Tuple[object, str]]] = None
-                ) -> Tuple[int, Dict[str, int]]:
-    """FLOPs of one call of ``fn``, and of the calls of ``targets`` made inside it.
-
-    Args:
-        fn (callable): What to count.
-        targets (dict[str, tuple[object, str]], optional): ``name: (obj, method name)``;
-            the FLOPs of the calls of ``obj.<method>`` during ``fn`` are summed under ``name``.
-
-    Returns:
-        tuple[int, dict[str, int]]: The total, and the part of each target.
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    parts = {name: 0 for name in targets or {}}
-
-    def counted(name: str, method: Callable) -> Callable:
-
-        def call(*args, **kwargs):
-            before = counter.get_total_flops()
-            out = method(*args, **kwargs)
-            parts[name] += counter.get_total_flops() - before
-            return out
-
-        return call
-
-    wrappers = {(obj, attr): counted(name, getattr(obj, attr))
-                for name, (obj, attr) in (targets or {}).items()}
-    with shadow_methods(wrappers), counter:
-        fn()
-    return counter.get_total_flops(), parts
 
 
 def run_flops_mode(bench: _Bench) -> str:
@@ -684,7 +390,7 @@ def run_flops_mode(bench: _Bench) -> str:
     bench.prepare('aml')
     step['aml'], parts = count_flops(
         bench.train_call('aml'),
-        dict(stage1=(model, '_stage1'), masking=(model.aml, 'forward')))
+        dict(stage1=(model, 'mask_batch'), masking=(model.aml, 'forward')))
     for m in bench.models.values():
         m.eval()
     for name in names:
@@ -713,7 +419,7 @@ def run_flops_mode(bench: _Bench) -> str:
     lines = bench.header()
     lines.append(format_table(['measure', 'baseline (aml=None)', 'AML', 'AML / baseline'],
                               rows))
-    lines.append(f'AMLSegmentor._stage1 as called: {g(parts["stage1"])} GFLOPs (when the '
+    lines.append(f'AMLSegmentor.mask_batch as called: {g(parts["stage1"])} GFLOPs (when the '
                  'decoder adds no visual prompts to the text, this includes the text encoding '
                  'with gradient that stage 2 reuses, which the baseline step has too; "AML '
                  'extra" is the difference of the two steps)')
@@ -737,4 +443,4 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -31,18 +31,16 @@ data_samples_per_s_per_worker=<..>``.
 import argparse
 import copy
 import os.path as osp
-import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from tools.analysis_tools.benchmark_aml import (_quiet, build_optim,  # noqa: E402
-                                                config_img_size, format_table, load_average,
-                                                machine_line, quartiles,
-                                                synthetic_batch, time_alternating)
-from mmamlris.testing.tiny_configs import offline_model_cfg  # noqa: E402
+from mmamlris.utils import (InputFileNotFoundError, InputValueError, load_config,
+                            offline_model_cfg, run_tool)
+from mmamlris.utils.benchmark import (build_optim, config_img_size, format_table,
+                                      load_average, machine_line, quartiles, quiet,
+                                      synthetic_batch, time_alternating)
 
 SYNREF_HINT = ('generate SynRef with `python tools/dataset_converters/synref.py --out '
                'data/synref --num-images 2000 --img-size 160 --seed 0`, or point '
@@ -84,26 +82,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def load_config(args: argparse.Namespace):
-    """The config with the command line applied, mmseg's scope set."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmamlris  # noqa: F401  (registers every component)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    return cfg
-
-
 def _build_dataset(dataset_cfg, what: str):
     """Build a dataset, turning a missing annotation file into a message with the fix."""
     from mmamlris.registry import DATASETS
     try:
         return DATASETS.build(copy.deepcopy(dataset_cfg))
     except FileNotFoundError as err:
-        raise SystemExit(f'Cannot build the {what} dataset: {err}\nTo fix it, {SYNREF_HINT}.')
+        raise InputFileNotFoundError(
+            f'Cannot build the {what} dataset: {err}\nTo fix it, {SYNREF_HINT}.') from None
 
 
 # ---------------------------------------------------------------------------- training
@@ -113,7 +99,7 @@ def measure_training(cfg, args: argparse.Namespace,
     from mmamlris.registry import MODELS
 
     model_cfg, notes = offline_model_cfg(cfg.model)
-    with _quiet():
+    with quiet():
         torch.manual_seed(args.seed)
         model = MODELS.build(model_cfg)
         model.init_weights()
@@ -156,7 +142,7 @@ def measure_evaluation(cfg, args: argparse.Namespace,
     loader_cfg.dataset = dataset
     loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
     model_cfg, _ = offline_model_cfg(cfg.model)
-    with _quiet():
+    with quiet():
         torch.manual_seed(args.seed)
         model = MODELS.build(model_cfg)
         model.init_weights()
@@ -180,8 +166,9 @@ def measure_evaluation(cfg, args: argparse.Namespace,
             if done >= total:
                 break
     if done == 0:
-        raise SystemExit(f'The validation set ({len(dataset)} expressions) has no batch beyond '
-                         'the warm-up one; give more data or a smaller val batch size.')
+        raise InputValueError(f'The validation set ({len(dataset)} expressions) has no batch '
+                              'beyond the warm-up one; give more data or a smaller val batch '
+                              'size.')
     return (done, time.perf_counter() - start, model_seconds, loader_cfg.batch_size,
             loader_cfg.num_workers)
 
@@ -212,7 +199,7 @@ def measure_data_loading(cfg, args: argparse.Namespace) -> Tuple[int, Dict[str, 
             now = time.perf_counter()
             seconds[j] += now - start
             if results is None:
-                raise SystemExit(f'{names[j]} dropped sample {i}; cannot time the pipeline.')
+                raise InputValueError(f'{names[j]} dropped sample {i}; cannot time the pipeline.')
     stages: Dict[str, float] = {}
     for name, value in zip(names, seconds):  # the same transform twice: add them up
         stages[name] = stages.get(name, 0.0) + value
@@ -228,8 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise SystemExit('--device cuda: no CUDA device is available here; use --device cpu.')
-    cfg = load_config(args)
+        raise InputValueError('--device cuda: no CUDA device is available here; use --device '
+                              'cpu.')
+    cfg = load_config(args.config, args.cfg_options, init_scope=True)
 
     data_samples, stages = measure_data_loading(cfg, args)
     expressions, eval_wall, eval_model, eval_batch, workers = measure_evaluation(
@@ -269,4 +257,4 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -7,11 +7,11 @@ stage 1 and the alignment-aware masking on ``-n`` samples, writes one panel imag
 ``--out``, and prints the mean masked and weak fractions, so that ``tau``, ``rho``,
 ``temperature`` and ``block_size`` can be tuned from them. It also prints how much of the
 referred object was masked against the background: with a trained checkpoint, AML should hide
-less of the object than ``--cfg-options model.aml.mode=random`` does::
+less of the object than ``--cfg-options model.aml.filter.mode=random`` does::
 
     python tools/analysis_tools/browse_aml_masks.py \
         configs/amlris/amlris_lite_minilm_synref-160x160.py --out work_dirs/aml_masks -n 16 \
-        --cfg-options model.aml.tau=0.3
+        --cfg-options model.aml.filter.tau=0.3
 
 Without ``--checkpoint`` the model has its initial weights (pretrained text encoder,
 randomly initialised parts elsewhere), which is what AML sees at the start of training.
@@ -22,10 +22,9 @@ import argparse
 import copy
 import os
 import os.path as osp
-import sys
 from typing import Dict, Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmamlris.utils import InputValueError, find_dataset_cfg, load_config, run_tool
 
 # Statistics of AlignmentAwareMasking printed, with their descriptions.
 _STATS = (('aml_mask_ratio', 'masked fraction (pixels)'),
@@ -90,7 +89,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='seed of the expression sampling and the AML block choices')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. model.aml.tau=0.3 model.aml.rho=0.5')
+        help='override settings of the config, e.g. model.aml.filter.tau=0.3 '
+        'model.aml.filter.rho=0.5')
     args = parser.parse_args(argv)
     if args.num_samples < 1:
         parser.error(f'-n must be at least 1, got {args.num_samples}.')
@@ -107,16 +107,14 @@ def _train_dataset_cfg(cfg, split: Optional[str]) -> dict:
     """The training dataset config, with ``split`` set on the dataset that has one."""
     loader = cfg.get('train_dataloader')
     if not loader or not loader.get('dataset'):
-        raise SystemExit('The config has no train_dataloader.dataset to browse.')
+        raise InputValueError('The config has no train_dataloader.dataset to browse.')
     dataset_cfg = copy.deepcopy(loader['dataset'])
     if split is None:
         return dataset_cfg
-    inner = dataset_cfg
-    while 'split' not in inner and inner.get('dataset'):  # RepeatDataset and the like
-        inner = inner['dataset']
-    if 'split' not in inner:
-        raise SystemExit('--split: the training dataset config has no `split` key to set; '
-                         'edit the config instead.')
+    inner = find_dataset_cfg(dataset_cfg, 'split')
+    if inner is None:
+        raise InputValueError('--split: the training dataset config has no `split` key to set; '
+                              'edit the config instead.')
     inner['split'] = split
     return dataset_cfg
 
@@ -141,34 +139,11 @@ def _build_model(cfg, checkpoint: Optional[str], device):
     return model.to(device).train()
 
 
-def run_stage1_aml(model, data: Dict) -> object:
-    """Stage 1 and the masking of :class:`AMLSegmentor` on a preprocessed batch.
-
-    Args:
-        model (AMLSegmentor): A model with ``aml``.
-        data (dict): ``inputs`` ``[B, 3, H, W]`` and ``data_samples`` from the data
-            preprocessor (training mode).
-
-    Returns:
-        AMLOutput: What :class:`AlignmentAwareMasking` returns.
-    """
-    import torch
-
-    from mmamlris.models.data_preprocessor import stack_text_inputs
-    inputs, samples = data['inputs'], data['data_samples']
-    input_ids, attention_mask = stack_text_inputs(samples)
-    with torch.no_grad():
-        vis_feats, text_feats, _ = model._stage1(inputs, input_ids, attention_mask, samples,
-                                                 dict())
-        return model.aml(inputs, vis_feats[model.aml_feat_index], *text_feats)
-
-
 def _draw_batch(visualizer, model, data: Dict, aml_out, out_dir: str, first: int) -> None:
     """Write one panel image per sample of the batch."""
-    from mmamlris.engine.hooks import denormalize_images
     inputs, samples = data['inputs'], data['data_samples']
-    images = denormalize_images(inputs, model.data_preprocessor)
-    masked = denormalize_images(aml_out.masked_inputs, model.data_preprocessor)
+    images = model.data_preprocessor.denormalize(inputs)
+    masked = model.data_preprocessor.denormalize(aml_out.masked_inputs)
     for i, sample in enumerate(samples):
         meta = sample.metainfo
         shape = meta.get('img_shape') or inputs.shape[-2:]
@@ -195,32 +170,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     args = parse_args(argv)
     import numpy as np
     import torch
-    from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
-    from mmengine.registry import init_default_scope
     from tqdm import tqdm
 
-    import mmamlris  # noqa: F401  (registers every component)
     from mmamlris.registry import DATASETS
     from mmamlris.visualization import RISLocalVisualizer
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, init_scope=True)
     if not cfg.get('model') or cfg.model.get('aml') is None:
-        raise SystemExit(
+        raise InputValueError(
             f'{args.config} has no model.aml: it trains without alignment-aware masking, so '
             'there is nothing to browse. Use a configs/amlris/ config, or a config that sets '
-            "model.aml=dict(type='AlignmentAwareMasking', vis_channels=..., "
-            'text_channels=...).')
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+            "model.aml=dict(type='AlignmentAwareMasking', scorer=..., filter=...).")
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
     dataset = DATASETS.build(_train_dataset_cfg(cfg, args.split))
     if len(dataset) == 0:
-        raise SystemExit('The training dataset is empty.')
+        raise InputValueError('The training dataset is empty.')
     count = min(args.num_samples, len(dataset))
     model = _build_model(cfg, args.checkpoint, device)
     os.makedirs(args.out, exist_ok=True)
@@ -232,7 +200,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         for first in range(0, count, args.batch_size):
             items = [dataset[i] for i in range(first, min(first + args.batch_size, count))]
             data = model.data_preprocessor(pseudo_collate(items), True)
-            aml_out = run_stage1_aml(model, data)
+            with torch.no_grad():
+                aml_out = model.mask_batch(data['inputs'], data['data_samples']).aml
             for key, value in aml_out.stats.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(items)
             for key, value in target_overlap(aml_out, data['data_samples']).items():
@@ -244,10 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     if overlap['count']:
         means.update({key: overlap[key] / overlap['count']
                       for key in ('object_masked', 'background_masked', 'object_weak')})
-    aml = cfg.model.aml
-    settings = ', '.join(f'{k}={aml[k]}' for k in ('tau', 'rho', 'temperature', 'block_size',
-                                                   'score_norm', 'granularity') if k in aml)
-    print(f'AML on {count} training samples ({settings}):')
+    print(f'AML on {count} training samples ({model.aml.scorer!r}, {model.aml.filter!r}):')
     for key, label in _STATS:
         if key in means:
             print(f'  {label:<26} {means[key]:.3f}')
@@ -256,4 +222,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -1,11 +1,12 @@
 # RefCOCOg, UMD partition (Nagaraja et al.: train / val / test), CARIS/AMLRIS protocol.
-# Protocol (RIS_REFERENCE.md §1.2, §6 items 1-4): input resized to 448x448 ignoring the aspect
+# Protocol (docs/en/evaluation.md): input resized to 448x448 ignoring the aspect
 # ratio (Pillow bilinear, which antialiases like PIL in CARIS; GT with nearest), no
 # augmentation, the cleaned `sent` text tokenized with the bert-base-uncased vocabulary and cut
 # to 20 tokens after [CLS]/[SEP] (RefCOCOg's long sentences lose [SEP], as in CARIS); one
 # random sentence per ref per visit for training, every sentence of every ref for evaluation;
 # 2 GPUs x 8 = CARIS's batch of 16.
-# Layout (DESIGN.md §3): data/coco/train2014/*.jpg, data/refcocog/{instances.json, refs(umd).p}.
+# Layout (docs/en/datasets.md): data/coco/train2014/*.jpg,
+# data/refcocog/{instances.json, refs(umd).p}.
 # Images stay BGR as loaded by cv2; the data preprocessor converts them (bgr_to_rgb=True).
 dataset_type = 'RefCOCODataset'
 data_root = 'data/'

@@ -1,4 +1,4 @@
-# CARIS (ACM MM'23) as the official AMLRIS code builds it (RIS_REFERENCE.md §1.3):
+# CARIS (ACM MM'23) as the released AMLRIS code builds it (docs/en/caris.md):
 # Swin-B (window 7, ImageNet-22k 224 weights, drop path 0.3, per-stage LayerNorm on all four
 # outputs), BERT-base with 5 conditional prompts from the stride-32 map, and the
 # vision-language deformable-attention pixel decoder (d=256, 6 layers, 8 heads, 3 levels,

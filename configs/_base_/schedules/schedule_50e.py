@@ -1,4 +1,4 @@
-# The CARIS recipe (RIS_REFERENCE.md §1.8), which the official AMLRIS code trains with:
+# The CARIS recipe (docs/en/caris.md), which the released AMLRIS code trains with:
 # AdamW lr 1e-4 (visual and text encoders x0.1), weight decay 0.01 except on norms, position
 # tables, embeddings and prompts; 1500-iteration linear warm-up from x1e-3, then poly (power
 # 0.9) to 0 over all iterations; fp16 with dynamic loss scale; gradient-norm clip 1.0;

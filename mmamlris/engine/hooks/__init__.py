@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .aml_visualization_hook import AMLVisualizationHook, denormalize_images
+from .aml_step_recorder import AMLStepRecorder
+from .aml_visualization_hook import AMLVisualizationHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['AMLVisualizationHook', 'denormalize_images', 'RandomStateHook']
+__all__ = ['AMLStepRecorder', 'AMLVisualizationHook', 'RandomStateHook']

@@ -3,7 +3,6 @@
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import is_main_process
@@ -12,36 +11,13 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
+from mmamlris.models.utils import logits_to_mask
 from mmamlris.registry import HOOKS
+from .aml_step_recorder import AMLStepRecorder
 
-__all__ = ['AMLVisualizationHook', 'denormalize_images']
+__all__ = ['AMLVisualizationHook']
 
 DATA_BATCH = Optional[dict]
-
-
-def denormalize_images(inputs: Tensor, data_preprocessor: nn.Module) -> np.ndarray:
-    """Undo the data preprocessor's normalisation: model inputs -> RGB uint8 images.
-
-    Args:
-        inputs (Tensor): ``[B, 3, H, W]`` images as the model receives them.
-        data_preprocessor (nn.Module): The model's ``SegDataPreProcessor`` (or subclass);
-            its ``mean``/``std`` are used when it normalises, and the channels are taken to be
-            RGB when it converts the channel order (``bgr_to_rgb=True`` on the BGR images of
-            ``LoadImageFromFile``), BGR otherwise.
-
-    Returns:
-        np.ndarray: RGB uint8 ``[B, H, W, 3]``.
-    """
-    x = inputs.detach().float()
-    if getattr(data_preprocessor, '_enable_normalize', False):
-        x = x * data_preprocessor.std.to(x) + data_preprocessor.mean.to(x)
-    # mmseg's SegDataPreProcessor names it `channel_conversion`, mmengine's `_channel_...`.
-    converts = getattr(data_preprocessor, 'channel_conversion',
-                       getattr(data_preprocessor, '_channel_conversion', False))
-    if not converts:
-        x = x.flip(1)  # BGR as loaded by cv2 -> RGB
-    x = x.round().clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _fit(mask: Tensor, size: Tuple[int, int], fill: int) -> Tensor:
@@ -57,15 +33,17 @@ def _fit(mask: Tensor, size: Tuple[int, int], fill: int) -> Tensor:
 class AMLVisualizationHook(Hook):
     """Draw, every ``interval`` training iterations, what AML masked.
 
-    Before the chosen iteration the hook sets ``record_aml = True`` on the (unwrapped)
-    :class:`AMLSegmentor`, which then keeps the tensors of that step in ``aml_record``
-    (``inputs``, ``masked_inputs``, ``block_mask``, ``weak_mask``, ``score_map`` and the
-    stage-2 ``seg_logits``). After the step the hook draws the first ``num_samples`` samples
-    of the batch with :meth:`RISLocalVisualizer.add_aml_panels` (input + expression,
-    alignment heat map, weak set, block mask, masked stage-2 input, stage-2 prediction, GT),
-    which sends them to every vis backend (``vis_data/vis_image/aml_sample<i>_<iter>.png``
-    with ``LocalVisBackend``; images in TensorBoard when configured), then clears the
-    record. The images are shown at the network input size (padding cropped).
+    The hook only observes: on a drawing step it puts an :class:`AMLStepRecorder` (forward
+    hooks on ``model.aml`` and ``model.decode_head``) on the unwrapped
+    :class:`AMLSegmentor`, which keeps the tensors of that step (``inputs``,
+    ``masked_inputs``, ``block_mask``, ``weak_mask``, ``score_map`` and the stage-2
+    ``seg_logits``); the model computes exactly what it computes without the hook. After the
+    step the hook removes the forward hooks and draws the first ``num_samples`` samples of the
+    batch with :meth:`RISLocalVisualizer.add_aml_panels` (input + expression, alignment heat
+    map, weak set, block mask, masked stage-2 input, stage-2 prediction, GT), which sends them
+    to every vis backend (``vis_data/vis_image/aml_sample<i>_<iter>.png`` with
+    ``LocalVisBackend``; images in TensorBoard when configured). The images are shown at the
+    network input size (padding cropped).
 
     Only the main process draws; a model without AML (the baseline) is warned about once
     and left alone.
@@ -86,6 +64,7 @@ class AMLVisualizationHook(Hook):
         self.num_samples = num_samples
         self.draw = bool(draw)
         self._warned_no_aml = False
+        self._recorder: Optional[AMLStepRecorder] = None
 
     @staticmethod
     def _unwrap(model: nn.Module) -> nn.Module:
@@ -100,7 +79,7 @@ class AMLVisualizationHook(Hook):
                 "visualizer=dict(type='RISLocalVisualizer', vis_backends=...) in the config.")
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None) -> None:
-        """Ask the model to record this step's AML tensors when it is a drawing step."""
+        """Start observing the model when this is a drawing step."""
         if not self.draw or not is_main_process():
             return
         if not self.every_n_train_iters(runner, self.interval):
@@ -114,28 +93,25 @@ class AMLVisualizationHook(Hook):
                     'so there is nothing to draw; remove the hook or turn AML on.',
                     logger='current', level=logging.WARNING)
             return
-        model.record_aml = True
+        self._recorder = AMLStepRecorder(model)
+        self._recorder.start()
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
-        """Draw the recorded step, then stop recording."""
-        model = self._unwrap(runner.model)
-        if not getattr(model, 'record_aml', False):
+        """Stop observing, then draw the recorded step."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
             return
-        record = model.aml_record
-        try:
-            if record is None:
-                print_log('AMLVisualizationHook: the model recorded nothing in this step.',
-                          logger='current', level=logging.WARNING)
-                return
-            samples = (data_batch or {}).get('data_samples') or []
-            self._draw(runner, model, record, samples)
-        finally:
-            model.record_aml = False
-            model.aml_record = None
+        recorder.stop()
+        if 'inputs' not in recorder.record:
+            print_log('AMLVisualizationHook: AML did not run in this step; nothing drawn.',
+                      logger='current', level=logging.WARNING)
+            return
+        samples = (data_batch or {}).get('data_samples') or []
+        self._draw(runner, recorder.model, recorder.record, samples)
 
     def _draw(self, runner, model: nn.Module, record: Dict[str, Tensor],
               samples: Sequence) -> None:
@@ -144,8 +120,8 @@ class AMLVisualizationHook(Hook):
         count = min(self.num_samples, inputs.shape[0])
         size = tuple(inputs.shape[-2:])
         preprocessor = model.data_preprocessor
-        images = denormalize_images(inputs[:count], preprocessor)
-        masked = denormalize_images(record['masked_inputs'][:count], preprocessor)
+        images = preprocessor.denormalize(inputs[:count])
+        masked = preprocessor.denormalize(record['masked_inputs'][:count])
         preds = self._predictions(model, record.get('seg_logits'), size, count)
         for i in range(count):
             sample = samples[i] if i < len(samples) else None
@@ -182,9 +158,5 @@ class AMLVisualizationHook(Hook):
         logits = seg_logits[:count].detach().float()
         align_corners = bool(getattr(model, 'align_corners', False))
         logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=align_corners)
-        if logits.shape[1] > 1:
-            masks = logits.argmax(dim=1)
-        else:
-            threshold = float(getattr(getattr(model, 'decode_head', None), 'threshold', 0.5))
-            masks = logits[:, 0].sigmoid() > threshold
+        masks = logits_to_mask(logits, model.decode_head.threshold)[:, 0]
         return [m.to(torch.uint8).cpu() for m in masks]

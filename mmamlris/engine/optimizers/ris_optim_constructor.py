@@ -20,8 +20,9 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Learning-rate multipliers by module prefix, combined with no-decay rules.
 
     mmengine's ``custom_keys`` applies only the first matching key and then ignores
-    ``norm_decay_mult`` (OPENMMLAB_NOTES §3), so "backbone at 0.1x lr, *and* no weight decay on
-    its norms and position tables" (the CARIS recipe) needs two independent rules:
+    ``norm_decay_mult`` (``DefaultOptimWrapperConstructor``), so "backbone at 0.1x lr, *and* no
+    weight decay on its norms and position tables" (the CARIS recipe) needs two independent
+    rules:
 
     - ``lr_mult``: ``{prefix: mult}``; a parameter takes the multiplier of the longest
       prefix its name starts with (e.g. ``{'backbone': 0.1, 'text_encoder': 0.1}``).

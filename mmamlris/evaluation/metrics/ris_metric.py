@@ -4,7 +4,6 @@ import json
 import os
 import os.path as osp
 from collections import OrderedDict
-from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn.functional as F
@@ -13,6 +12,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmamlris.registry import METRICS
+from ..iou import intersect_and_union, record_iou, ris_scores
 
 _PROTOCOLS = {
     'original': 'original (mmseg/mmdet/CRIS protocol: prediction and GT at the original '
@@ -24,12 +24,14 @@ _PROTOCOLS = {
 
 @METRICS.register_module()
 class RISMetric(BaseMetric):
-    """mIoU, oIoU and prec@X of referring image segmentation (DESIGN.md §4).
+    """mIoU, oIoU and prec@X of referring image segmentation (``docs/en/evaluation.md``).
 
     Every data sample is one referring expression. For each one, :meth:`process` keeps only a
     tiny record ``dict(i, u, ref_id, sent_id, split)``: the intersection ``I = |P ∧ G|`` and
     the union ``U = |P ∨ G|`` as python ints, counted over the pixels whose GT is not
-    ``ignore_index``. :meth:`compute_metrics` then reports, in percent:
+    ``ignore_index`` (:func:`mmamlris.evaluation.intersect_and_union`, the one IoU primitive
+    of the project, also :meth:`RISMetric.intersect_and_union`). :meth:`compute_metrics` then
+    reports, in percent (:func:`mmamlris.evaluation.ris_scores`):
 
     * ``mIoU``: the mean over expressions of ``I / U`` (``U = 0``, i.e. an empty prediction on
       an empty GT, counts as IoU 0, as in LAVT and mmdet's ``RefSegMetric``);
@@ -81,6 +83,7 @@ class RISMetric(BaseMetric):
     """
 
     default_prefix: Optional[str] = ''
+    intersect_and_union = staticmethod(intersect_and_union)
 
     def __init__(self,
                  eval_resolution: str = 'original',
@@ -101,8 +104,6 @@ class RISMetric(BaseMetric):
                                  f'{thr!r} in {tuple(prec_thresholds)}.')
         self.eval_resolution = eval_resolution
         self.prec_thresholds = tuple(float(t) for t in prec_thresholds)
-        # Exact rationals: IoU >= X is decided as I * den >= num * U in integers.
-        self._thr_fractions = tuple(Fraction(str(t)) for t in self.prec_thresholds)
         self.ignore_index = ignore_index
         self.output_file = output_file
 
@@ -120,11 +121,7 @@ class RISMetric(BaseMetric):
         """
         for sample in data_samples:
             pred, gt = self._pred_and_gt(sample)
-            valid = gt != self.ignore_index
-            pred_fg = (pred != 0) & valid
-            gt_fg = (gt != 0) & valid
-            inter = int((pred_fg & gt_fg).sum().item())
-            union = int((pred_fg | gt_fg).sum().item())
+            inter, union = intersect_and_union(pred, gt, self.ignore_index)
             self.results.append(
                 dict(
                     i=inter,
@@ -199,18 +196,7 @@ class RISMetric(BaseMetric):
 
     def _reduce(self, results: List[dict]) -> Dict[str, float]:
         """mIoU, oIoU and prec@X of a list of records."""
-        n = len(results)
-        total_i = sum(int(r['i']) for r in results)
-        total_u = sum(int(r['u']) for r in results)
-        iou_sum = sum(_iou(r) for r in results)
-        out = dict(
-            mIoU=100.0 * iou_sum / n if n else 0.0,
-            oIoU=100.0 * total_i / total_u if total_u else 0.0)
-        for thr, frac in zip(self.prec_thresholds, self._thr_fractions):
-            hits = sum(1 for r in results
-                       if r['u'] > 0 and r['i'] * frac.denominator >= frac.numerator * r['u'])
-            out[f'prec@{thr:g}'] = 100.0 * hits / n if n else 0.0
-        return out
+        return ris_scores(results, self.prec_thresholds)
 
     def _log_table(self, rows: List[Tuple[str, Dict[str, float], int]]) -> None:
         """Log one line per split under a title naming the protocol."""
@@ -236,7 +222,7 @@ class RISMetric(BaseMetric):
     def _dump(self, results: List[dict]) -> None:
         """Write the per-expression records to ``self.output_file`` as JSON."""
         records = [
-            dict(ref_id=r['ref_id'], sent_id=r['sent_id'], split=r['split'], iou=_iou(r),
+            dict(ref_id=r['ref_id'], sent_id=r['sent_id'], split=r['split'], iou=record_iou(r),
                  i=int(r['i']), u=int(r['u'])) for r in results
         ]
         parent = osp.dirname(osp.abspath(self.output_file))
@@ -245,11 +231,6 @@ class RISMetric(BaseMetric):
             json.dump(records, f)
         print_log(f'RISMetric: wrote {len(records)} per-expression IoUs to {self.output_file}',
                   logger='current')
-
-
-def _iou(record: dict) -> float:
-    """``I / U`` of a record, 0 when the union is empty."""
-    return record['i'] / record['u'] if record['u'] else 0.0
 
 
 def _as_2d(data: Tensor, field: str, ident: str) -> Tensor:

@@ -23,7 +23,7 @@ class BaseRISDecodeHead(BaseDecodeHead):
         prompts = head.text_prompts(feats)              # None or [B, P, C_t]
         text_feats, text_mask = text_encoder(ids, mask, prompts)
         head.loss(feats, text_feats, text_mask, data_samples, train_cfg)
-            -> head.forward(...) -> logits [B, out_channels, h, w]
+            -> head(...) -> logits [B, out_channels, h, w]   # forward hooks see the logits
             -> head.loss_by_feat(logits, data_samples)  # mmseg: resize to GT, loss_decode
         head.predict(feats, text_feats, text_mask, img_metas, test_cfg)
             -> head.forward(...) -> head.predict_by_feat(...)  # resize to the input size
@@ -67,7 +67,7 @@ class BaseRISDecodeHead(BaseDecodeHead):
         Returns:
             dict[str, Tensor]: mmseg's ``loss_by_feat`` output (``loss_ce`` ..., ``acc_seg``).
         """
-        seg_logits = self.forward(inputs, text_feats, text_mask)
+        seg_logits = self(inputs, text_feats, text_mask)  # through __call__: forward hooks see it
         return self.loss_by_feat(seg_logits, batch_data_samples)
 
     def predict(self, inputs: Sequence[Tensor], text_feats: Tensor, text_mask: Tensor,

@@ -1,4 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .aml_segmentor import AMLSegmentor
+from .aml_segmentor import AMLSegmentor, MaskedBatch
 
-__all__ = ['AMLSegmentor']
+__all__ = ['AMLSegmentor', 'MaskedBatch']

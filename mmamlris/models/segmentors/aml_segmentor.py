@@ -1,5 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,9 +10,29 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig, OptSampleLis
 from torch import Tensor
 
 from mmamlris.registry import MODELS
+from ..aml import AMLOutput
 from ..data_preprocessor import stack_text_inputs
+from ..utils import logits_to_mask
 
+TextInputs = Tuple[Tensor, Tensor]  # ([B, L] token ids, [B, L] attention mask)
 TextFeatures = Tuple[Tensor, Tensor]  # ([B, N, C_t] token features, [B, N] bool mask)
+
+_STAGE2_TEXT = ('masked', 'clean')
+
+
+class MaskedBatch(NamedTuple):
+    """What :meth:`AMLSegmentor.mask_batch` returns: stage 1 and the masking of one batch.
+
+    Attributes:
+        aml (AMLOutput): The masked images, masks, score map, statistics and scorer losses.
+        losses (dict[str, Tensor]): ``stage1.*`` loss terms of the unmasked forward (weighted
+            by ``stage1_loss_weight``; empty when it is 0).
+        text (tuple[Tensor, Tensor] | None): Stage-2 text features when stage 1 could encode
+            them once for both stages (decoders without visual prompts), else ``None``.
+    """
+    aml: AMLOutput
+    losses: Dict[str, Tensor]
+    text: Optional[TextFeatures]
 
 
 @MODELS.register_module()
@@ -27,22 +47,27 @@ class AMLSegmentor(BaseSegmentor):
 
     1. ``loss`` runs both AML stages inside one call, because mmengine's DDP wrapper calls
     ``data_preprocessor`` and ``forward(mode='loss')`` itself and would bypass a
-    ``train_step`` override:
+    ``train_step`` override. The tokens are stacked once per call:
 
     .. code:: text
 
-     loss(): [aml is None] _encode() -> _decode_head_forward_train()
-             [aml]         _stage1() -> aml() -> _encode(masked) -> _decode_head_forward_train()
-     _stage1(): no grad: _extract_visual(img, downscaled by stage1_scale)
-                      -> decode_head.text_prompts() -> text_encoder()
+     loss(): [aml is None] _encode() -> decode_head.loss()
+             [aml]         mask_batch() -> [stage2_text='clean'] extract_feat(clean)
+                           -> extract_feat(masked) -> encode_text() (unless reused)
+                           -> decode_head.loss()
+     mask_batch(): _stage1_features() -> aml(inputs, vis[aml_feat_index], text, samples)
+     _stage1_features(): no grad: extract_feat(img, downscaled by stage1_scale)
+                               -> decode_head.text_prompts() -> text_encoder()
                 (with stage1_loss_weight > 0: with grad, plus the decode head loss)
-     _encode(): _extract_visual() -> decode_head.text_prompts() -> text_encoder()
+     _encode(): extract_feat() -> encode_text() = decode_head.text_prompts() -> text_encoder()
 
-    When the decode head adds no visual prompts to the text, the text features do not depend
-    on the image: stage 2 encodes the text once, with gradient, and stage 1 reuses them
-    detached, so AML costs one extra visual-encoder forward without gradient. Stage 1 runs in
-    the model's current mode: a BatchNorm backbone in training mode updates its running
-    statistics on the clean images too (as the official code's first pass does).
+    :meth:`mask_batch` is the public entry point of stage 1 and the masking: the browse and
+    benchmark tools call it on a preprocessed batch. When the decode head adds no visual
+    prompts to the text, the text features do not depend on the image: stage 1 encodes the
+    text once, with gradient, and stage 2 reuses it, so AML costs one extra visual-encoder
+    forward without gradient. Stage 1 runs in the model's current mode: a BatchNorm backbone
+    in training mode updates its running statistics on the clean images too (as the released
+    code's first pass does).
 
     2. ``predict`` gives ``pred_sem_seg`` at the original image size (mmseg convention) and
     ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol):
@@ -62,13 +87,17 @@ class AMLSegmentor(BaseSegmentor):
         aml (ConfigType, optional): ``AlignmentAwareMasking`` config; ``None`` disables AML.
         aml_feat_index (int): Which visual feature level feeds the alignment score (index into
             the backbone/neck outputs). Defaults to -1, the coarsest (stride-32) level, as in
-            the official code.
+            the released code.
         stage1_loss_weight (float): Weight of the segmentation loss on the unmasked stage-1
             forward. 0 (the paper) runs stage 1 without gradient and without the decoder;
-            the official code uses 0.5 (and 0.5 on stage 2), about doubling the step's cost.
+            the released code uses 0.5 (and 0.5 on stage 2), about doubling the step's cost.
         stage1_scale (float): Input scale of stage 1 (e.g. 0.5 runs the alignment pass at half
-            resolution; the score map is coarse anyway). Defaults to 1.0.
+            resolution). Defaults to 1.0.
         stage2_loss_weight (float): Weight of the stage-2 (masked) loss. Defaults to 1.0.
+        stage2_text (str): Where the stage-2 text features come from: ``'masked'`` (default:
+            the masked pass, or stage 1 when they do not depend on the image) or ``'clean'``
+            (the released code: one more visual-encoder pass on the clean images feeds the
+            text path, so the text never sees the mask; three backbone passes per step).
         train_cfg (ConfigType, optional): Passed to the decode head's ``loss``.
         test_cfg (ConfigType, optional): Passed to the decode head's ``predict``.
         data_preprocessor (ConfigType, optional): Usually a ``RISDataPreProcessor``.
@@ -85,6 +114,7 @@ class AMLSegmentor(BaseSegmentor):
                  stage1_loss_weight: float = 0.0,
                  stage1_scale: float = 1.0,
                  stage2_loss_weight: float = 1.0,
+                 stage2_text: str = 'masked',
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -96,12 +126,9 @@ class AMLSegmentor(BaseSegmentor):
         self.text_encoder = MODELS.build(text_encoder)
         self._init_decode_head(decode_head)
         self._init_aml(aml, aml_feat_index, stage1_loss_weight, stage1_scale,
-                       stage2_loss_weight)
+                       stage2_loss_weight, stage2_text)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg if test_cfg is not None else dict()
-        # Set by AMLVisualizationHook: keep the tensors of the next training step for drawing.
-        self.record_aml: bool = False
-        self.aml_record: Optional[Dict[str, object]] = None
 
     def _init_decode_head(self, decode_head: ConfigType) -> None:
         """Initialize ``decode_head``."""
@@ -111,28 +138,27 @@ class AMLSegmentor(BaseSegmentor):
         self.out_channels = self.decode_head.out_channels
 
     def _init_aml(self, aml: OptConfigType, feat_index: int, stage1_loss_weight: float,
-                  stage1_scale: float, stage2_loss_weight: float) -> None:
+                  stage1_scale: float, stage2_loss_weight: float, stage2_text: str) -> None:
         """Initialize the alignment-aware masking module and its training options."""
         if stage1_loss_weight < 0 or stage2_loss_weight < 0:
             raise ValueError('stage1_loss_weight and stage2_loss_weight must be >= 0, got '
                              f'{stage1_loss_weight} and {stage2_loss_weight}.')
         if not 0 < stage1_scale <= 1:
             raise ValueError(f'stage1_scale must be in (0, 1], got {stage1_scale}.')
+        if stage2_text not in _STAGE2_TEXT:
+            raise ValueError(f'stage2_text must be one of {list(_STAGE2_TEXT)}, got '
+                             f'{stage2_text!r}.')
         self.aml = MODELS.build(aml) if aml is not None else None
         self.aml_feat_index = feat_index
         self.stage1_loss_weight = float(stage1_loss_weight)
         self.stage1_scale = float(stage1_scale)
         self.stage2_loss_weight = float(stage2_loss_weight)
+        self.stage2_text = stage2_text
 
     @property
     def with_aml(self) -> bool:
         """bool: Whether the model trains with alignment-aware masking."""
         return self.aml is not None
-
-    @property
-    def compat_official(self) -> bool:
-        """bool: Whether AML reproduces the released AMLRIS code (see ``_loss_official``)."""
-        return self.with_aml and bool(getattr(self.aml, 'compat_official', False))
 
     # ------------------------------------------------------------------ encoders
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
@@ -160,23 +186,16 @@ class AMLSegmentor(BaseSegmentor):
         return self.text_encoder(input_ids, attention_mask, prompts)
 
     def _encode(self, inputs: Tensor,
-                data_samples: SampleList) -> Tuple[List[Tensor], TextFeatures]:
+                text_inputs: TextInputs) -> Tuple[List[Tensor], TextFeatures]:
         """Visual features and text features of one batch."""
-        input_ids, attention_mask = stack_text_inputs(data_samples)
         feats = self.extract_feat(inputs)
-        return feats, self.encode_text(feats, input_ids, attention_mask)
+        return feats, self.encode_text(feats, *text_inputs)
 
     # ------------------------------------------------------------------ training
     def _decode_head_forward_train(self, feats: List[Tensor], text: TextFeatures,
                                    data_samples: SampleList) -> Dict[str, Tensor]:
-        """Run the decode head's loss (and keep its logits when recording for the hook)."""
-        if self.record_aml:
-            seg_logits = self.decode_head(feats, *text)
-            if self.aml_record is not None:
-                self.aml_record['seg_logits'] = seg_logits.detach()
-            losses = self.decode_head.loss_by_feat(seg_logits, data_samples)
-        else:
-            losses = self.decode_head.loss(feats, *text, data_samples, self.train_cfg)
+        """Run the decode head's loss; keys prefixed with ``decode.``."""
+        losses = self.decode_head.loss(feats, *text, data_samples, self.train_cfg)
         return add_prefix(losses, 'decode')
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
@@ -188,36 +207,62 @@ class AMLSegmentor(BaseSegmentor):
 
         Returns:
             dict[str, Tensor]: ``decode.loss_*`` (stage 2), ``stage1.loss_*`` when
-            ``stage1_loss_weight > 0``, and ``aml_*`` statistics (logged, not optimised).
+            ``stage1_loss_weight > 0``, ``aml.loss_*`` of a trainable scorer, and ``aml_*``
+            statistics (logged, not optimised).
         """
-        self.aml_record = None
+        text_inputs = stack_text_inputs(data_samples)
         if not self.with_aml:
-            feats, text = self._encode(inputs, data_samples)
+            feats, text = self._encode(inputs, text_inputs)
             return self._decode_head_forward_train(feats, text, data_samples)
-        for sample in data_samples:  # the unpadded sizes (host metadata, no sync)
-            self.aml.check_image_size(*sample.img_shape[:2])
-        if self.compat_official:
-            return self._loss_official(inputs, data_samples)
 
-        input_ids, attention_mask = stack_text_inputs(data_samples)
-        losses: Dict[str, Tensor] = dict()
-        vis1, text1, text2 = self._stage1(inputs, input_ids, attention_mask, data_samples,
-                                          losses)
-        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1)
-        del vis1, text1  # free the stage-1 features before the stage-2 forward
-        self._record(inputs, aml_out)
-        losses.update(aml_out.stats)
-
-        feats = self.extract_feat(aml_out.masked_inputs)
+        masked = self.mask_batch(inputs, data_samples, text_inputs)
+        losses = dict(masked.losses)
+        losses.update(masked.aml.stats)
+        losses.update(add_prefix(masked.aml.losses, 'aml'))
+        text2 = masked.text
+        if self.stage2_text == 'clean':
+            # The released code: the text path sees a clean visual-encoder pass.
+            text2 = self.encode_text(self.extract_feat(inputs), *text_inputs)
+        feats = self.extract_feat(masked.aml.masked_inputs)
         if text2 is None:
-            text2 = self.encode_text(feats, input_ids, attention_mask)
+            text2 = self.encode_text(feats, *text_inputs)
         stage2 = self._decode_head_forward_train(feats, text2, data_samples)
         losses.update(self._weighted(stage2, self.stage2_loss_weight))
         return losses
 
-    def _stage1(self, inputs: Tensor, input_ids: Tensor, attention_mask: Tensor,
-                data_samples: SampleList, losses: Dict[str, Tensor]
-                ) -> Tuple[List[Tensor], TextFeatures, Optional[TextFeatures]]:
+    def mask_batch(self, inputs: Tensor, data_samples: SampleList,
+                   text_inputs: Optional[TextInputs] = None) -> MaskedBatch:
+        """Stage 1 and the alignment-aware masking of a preprocessed batch.
+
+        The one entry point of stage 1: :meth:`loss` calls it, and so do the tools that look
+        at or time the masking (``browse_aml_masks.py``, ``benchmark_aml.py``). Call it under
+        ``torch.no_grad()`` when only the masks are wanted.
+
+        Args:
+            inputs (Tensor): Normalised, padded images ``[B, 3, H, W]``.
+            data_samples (list[SegDataSample]): With the token fields (and the GT, for
+                scorers that read it).
+            text_inputs (tuple[Tensor, Tensor], optional): ``(input_ids, attention_mask)``
+                ``[B, L]`` when the caller already stacked them.
+
+        Returns:
+            MaskedBatch: The masking result, the stage-1 losses and reusable text features.
+        """
+        if not self.with_aml:
+            raise RuntimeError('AMLSegmentor.mask_batch needs model.aml; this model trains '
+                               'without alignment-aware masking.')
+        if text_inputs is None:
+            text_inputs = stack_text_inputs(data_samples)
+        for sample in data_samples:  # the unpadded sizes (host metadata, no sync)
+            self.aml.check_image_size(*sample.img_shape[:2])
+        losses: Dict[str, Tensor] = dict()
+        vis1, text1, text2 = self._stage1_features(inputs, text_inputs, data_samples, losses)
+        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1, data_samples)
+        return MaskedBatch(aml_out, losses, text2)
+
+    def _stage1_features(self, inputs: Tensor, text_inputs: TextInputs,
+                         data_samples: SampleList, losses: Dict[str, Tensor]
+                         ) -> Tuple[List[Tensor], TextFeatures, Optional[TextFeatures]]:
         """Stage 1, the alignment pass on the unmasked images.
 
         It runs under ``torch.no_grad()``, not ``torch.inference_mode()``: inference mode
@@ -230,9 +275,10 @@ class AMLSegmentor(BaseSegmentor):
             stage-2 text features when they could be computed here once for both stages
             (``None`` otherwise).
         """
+        input_ids, attention_mask = text_inputs
         if self.stage1_loss_weight > 0:
-            # The official recipe: a full forward with gradient and its own loss.
-            feats, text = self._encode(inputs, data_samples)
+            # The released recipe: a full forward with gradient and its own loss.
+            feats, text = self._encode(inputs, text_inputs)
             stage1 = self._decode_head_forward_train(feats, text, data_samples)
             losses.update(add_prefix(self._weighted(stage1, self.stage1_loss_weight),
                                      'stage1'))
@@ -260,45 +306,12 @@ class AMLSegmentor(BaseSegmentor):
         text2 = self.text_encoder(input_ids, attention_mask, None)
         return feats, (text2[0].detach(), text2[1]), text2
 
-    def _loss_official(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
-        """The released AMLRIS training step, for comparison (``compat_official=True``).
-
-        Pass 1 is a full forward with gradient on the clean image. Pass 2 runs the visual
-        encoder on the clean image again for the text path (so its text features never see
-        the mask), builds the masked image, runs the visual encoder a third time on it and
-        decodes: three backbone passes per step (RIS_REFERENCE §1.6). Losses are weighted by
-        ``stage1_loss_weight`` and ``stage2_loss_weight`` (0.5 each in the official code).
-        """
-        input_ids, attention_mask = stack_text_inputs(data_samples)
-        losses: Dict[str, Tensor] = dict()
-        vis1, text1, _ = self._stage1(inputs, input_ids, attention_mask, data_samples, losses)
-        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1)
-        self._record(inputs, aml_out)
-        losses.update(aml_out.stats)
-        clean_feats = self.extract_feat(inputs)
-        text2 = self.encode_text(clean_feats, input_ids, attention_mask)
-        feats = self.extract_feat(aml_out.masked_inputs)
-        stage2 = self._decode_head_forward_train(feats, text2, data_samples)
-        losses.update(self._weighted(stage2, self.stage2_loss_weight))
-        return losses
-
     @staticmethod
     def _weighted(losses: Dict[str, Tensor], weight: float) -> Dict[str, Tensor]:
         """Scale the optimised terms (keys containing ``loss``) of a loss dict."""
         if weight == 1.0:
             return losses
         return {k: v * weight if 'loss' in k else v for k, v in losses.items()}
-
-    def _record(self, inputs: Tensor, aml_out) -> None:
-        """Keep the tensors of this step for :class:`AMLVisualizationHook` when asked to."""
-        if not self.record_aml:
-            return
-        self.aml_record = dict(
-            inputs=inputs.detach(),
-            masked_inputs=aml_out.masked_inputs.detach(),
-            block_mask=aml_out.block_mask,
-            weak_mask=aml_out.weak_mask,
-            score_map=aml_out.score_map)
 
     # ------------------------------------------------------------------ inference
     def encode_decode(self, inputs: Tensor, batch_data_samples: SampleList) -> Tensor:
@@ -307,7 +320,7 @@ class AMLSegmentor(BaseSegmentor):
         Returns:
             Tensor: Logits ``[B, out_channels, H, W]``.
         """
-        feats, text = self._encode(inputs, batch_data_samples)
+        feats, text = self._encode(inputs, stack_text_inputs(batch_data_samples))
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         return self.decode_head.predict(feats, *text, batch_img_metas, self.test_cfg)
 
@@ -338,24 +351,18 @@ class AMLSegmentor(BaseSegmentor):
             for i, sample in enumerate(data_samples):
                 left, right, top, bottom = sample.metainfo.get('padding_size', [0] * 4)
                 logits = seg_logits[i, :, top:height - bottom, left:width - right]
-                resized.append(self._logits_to_mask(logits))
+                resized.append(logits_to_mask(logits, self.decode_head.threshold))
         data_samples = super().postprocess_result(seg_logits, data_samples)
         for sample, mask in zip(data_samples, resized):
             sample.set_data(dict(pred_sem_seg_resized=PixelData(data=mask)))
         return data_samples
-
-    def _logits_to_mask(self, logits: Tensor) -> Tensor:
-        """``[C, H, W]`` logits -> ``[1, H, W]`` mask, as mmseg's post-processing decides."""
-        if logits.shape[0] > 1:
-            return logits.argmax(dim=0, keepdim=True)
-        return (logits.sigmoid() > self.decode_head.threshold).to(logits)
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """Raw decode head logits ``[B, out_channels, h, w]`` (``mode='tensor'``)."""
         if data_samples is None:
             raise ValueError('AMLSegmentor needs data_samples carrying the tokenised '
                              'expression (text_token_ids, text_attention_mask).')
-        feats, text = self._encode(inputs, data_samples)
+        feats, text = self._encode(inputs, stack_text_inputs(data_samples))
         return self.decode_head.forward(feats, *text)
 
     def aug_test(self, inputs, batch_img_metas, rescale=True):

@@ -1,26 +1,44 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Tests of AlignmentAwareMasking (PMME + AFM) and of its released-code replica."""
+"""Tests of AlignmentAwareMasking (PatchMaxScorer + AlignmentAwareFilter) and of the released-code
+scorer and filter."""
 import itertools
 import math
-import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmamlris.models.aml import (AlignmentAwareMasking, AMLOutput, official_block_mask,
+from mmamlris.models.aml import (AlignmentAwareMasking, AMLOutput, PatchMaxScorer,
+                                 ReleasedRelevanceScorer, official_block_mask,
                                  official_relevance)
 from mmamlris.registry import MODELS
 
 CV, CT = 32, 24  # small feature widths for most tests
+SCORER_KEYS = ('vis_channels', 'text_channels', 'proj_dim', 'normalize', 'temperature',
+               'reduce', 'score_norm', 'seed')
+FILTER_KEYS = ('tau', 'rho', 'block_size', 'granularity', 'mode')
 
 
 def build(**kwargs):
-    cfg = dict(type='AlignmentAwareMasking', vis_channels=CV, text_channels=CT, proj_dim=16,
-               block_size=8)
-    cfg.update(kwargs)
-    return MODELS.build(cfg)
+    """AlignmentAwareMasking with PatchMaxScorer + AlignmentAwareFilter; options by name."""
+    scorer = dict(type='PatchMaxScorer', vis_channels=CV, text_channels=CT, proj_dim=16)
+    block_filter = dict(type='AlignmentAwareFilter', block_size=8)
+    for key in list(kwargs):
+        if key in SCORER_KEYS:
+            scorer[key] = kwargs.pop(key)
+        elif key in FILTER_KEYS:
+            block_filter[key] = kwargs.pop(key)
+    return MODELS.build(dict(type='AlignmentAwareMasking', scorer=scorer, filter=block_filter,
+                             **kwargs))
+
+
+def build_released(block_size=16, **kwargs):
+    """The released-code pair: ReleasedRelevanceScorer + ReleasedBlockFilter."""
+    return MODELS.build(dict(
+        type='AlignmentAwareMasking',
+        scorer=dict(type='ReleasedRelevanceScorer', vis_channels=CV, text_channels=CT, **kwargs),
+        filter=dict(type='ReleasedBlockFilter', block_size=block_size)))
 
 
 def make_batch(batch=2, size=(40, 48), grid=(5, 6), num_tokens=7, real=(3, 7), cv=CV, ct=CT,
@@ -56,35 +74,50 @@ def expand_grid(grid, size, block):
 def test_build_from_config_has_buffers_only():
     module = build()
     assert isinstance(module, AlignmentAwareMasking)
+    assert isinstance(module.scorer, PatchMaxScorer)
     assert len(list(module.parameters())) == 0
     state = module.state_dict()
-    assert set(state) == {'vis_proj', 'text_proj'}
-    assert state['vis_proj'].shape == (CV, 16) and state['text_proj'].shape == (CT, 16)
-    linear = build(projection='text_to_visual')
-    assert set(linear.state_dict()) == {'text_proj_weight', 'text_proj_bias'}
-    assert linear.text_proj_weight.shape == (CV, CT) and linear.text_proj_bias.shape == (CV, )
-    assert len(list(linear.parameters())) == 0
+    assert set(state) == {'scorer.vis_proj', 'scorer.text_proj'}
+    assert state['scorer.vis_proj'].shape == (CV, 16)
+    assert state['scorer.text_proj'].shape == (CT, 16)
+    released = build_released()
+    assert isinstance(released.scorer, ReleasedRelevanceScorer)
+    assert set(released.state_dict()) == {'scorer.text_proj_weight', 'scorer.text_proj_bias'}
+    assert released.scorer.text_proj_weight.shape == (CV, CT)
+    assert released.scorer.text_proj_bias.shape == (CV, )
+    assert len(list(released.parameters())) == 0
     text = repr(module)
     assert 'tau=0.4' in text and 'rho=0.25' in text and "granularity='block'" in text
+    assert 'temperature=0.05' in text and "score_norm='minmax'" in text
+
+
+def test_default_filter_is_the_papers_afm():
+    module = AlignmentAwareMasking(scorer=dict(type='PatchMaxScorer', vis_channels=CV,
+                                               text_channels=CT))
+    afm = module.filter
+    assert type(afm).__name__ == 'AlignmentAwareFilter'
+    assert (afm.tau, afm.rho, afm.block_size, afm.granularity, afm.mode) == (
+        0.4, 0.25, (32, 32), 'block', 'aml')
 
 
 def test_random_projection_is_gaussian_with_variance_one_over_dim():
-    module = AlignmentAwareMasking(512, 384, proj_dim=256)
-    for proj in (module.vis_proj, module.text_proj):
+    scorer = PatchMaxScorer(512, 384, proj_dim=256)
+    for proj in (scorer.vis_proj, scorer.text_proj):
         assert abs(proj.mean().item()) < 0.01 / math.sqrt(256) * 10
         assert proj.std().item() == pytest.approx(1 / math.sqrt(256), rel=0.02)
 
 
-def test_text_to_visual_is_initialised_like_nn_linear():
-    module = AlignmentAwareMasking(512, 384, projection='text_to_visual')
+def test_released_linear_is_initialised_like_nn_linear():
+    scorer = ReleasedRelevanceScorer(512, 384)
     bound = 1 / math.sqrt(384)
-    for buf in (module.text_proj_weight, module.text_proj_bias):
+    for buf in (scorer.text_proj_weight, scorer.text_proj_bias):
         assert buf.abs().max().item() <= bound
         assert buf.abs().max().item() > 0.95 * bound
     # U(-b, b) has std b / sqrt(3), like nn.Linear's default init
     reference = torch.nn.Linear(384, 512).weight.detach()
-    assert module.text_proj_weight.std().item() == pytest.approx(reference.std().item(), rel=0.02)
-    assert module.text_proj_weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert scorer.text_proj_weight.std().item() == pytest.approx(reference.std().item(),
+                                                                 rel=0.02)
+    assert scorer.text_proj_weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.02)
 
 
 def test_buffers_depend_only_on_seed():
@@ -93,8 +126,9 @@ def test_buffers_depend_only_on_seed():
     torch.manual_seed(456)
     b = build(seed=3)
     c = build(seed=4)
-    assert torch.equal(a.vis_proj, b.vis_proj) and torch.equal(a.text_proj, b.text_proj)
-    assert not torch.equal(a.vis_proj, c.vis_proj)
+    assert torch.equal(a.scorer.vis_proj, b.scorer.vis_proj)
+    assert torch.equal(a.scorer.text_proj, b.scorer.text_proj)
+    assert not torch.equal(a.scorer.vis_proj, c.scorer.vis_proj)
 
 
 def test_state_dict_roundtrip_restores_the_projection():
@@ -107,24 +141,44 @@ def test_state_dict_roundtrip_restores_the_projection():
     assert torch.equal(out_a.block_mask, out_b.block_mask)
 
 
+def test_checkpoints_from_before_the_scorer_split_still_load():
+    """Earlier checkpoints hold the projections at ``aml.vis_proj``: they load into the scorer."""
+    source, target = build(seed=1), build(seed=2)
+    old_style = {k.replace('scorer.', ''): v for k, v in source.state_dict().items()}
+    assert set(old_style) == {'vis_proj', 'text_proj'}
+    target.load_state_dict(old_style)
+    assert torch.equal(target.scorer.vis_proj, source.scorer.vis_proj)
+    with pytest.raises(RuntimeError, match='Unexpected'):
+        target.load_state_dict(dict(old_style, stray=torch.zeros(1)))
+
+
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(projection='gaussian'), 'projection'),
-    (dict(softmax_over='rows'), 'softmax_over'),
     (dict(reduce='sum'), 'reduce'),
     (dict(score_norm='zscore'), 'score_norm'),
     (dict(granularity='patch'), 'granularity'),
-    (dict(block_pool='median'), 'block_pool'),
     (dict(mode='other'), 'mode'),
     (dict(temperature=0.0), 'temperature'),
     (dict(rho=1.5), 'rho'),
     (dict(block_size=0), 'block_size'),
     (dict(block_size=(8, 8, 8)), 'block_size'),
     (dict(vis_channels=0), 'vis_channels'),
+    (dict(proj_dim=-1), 'proj_dim'),
     (dict(tau=float('nan')), 'tau'),
+    (dict(fill_value=float('inf')), 'fill_value'),
 ])
 def test_bad_options_are_refused_with_a_clear_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build(**kwargs)
+
+
+def test_scorer_and_filter_of_the_wrong_kind_are_refused():
+    block_filter = dict(type='AlignmentAwareFilter')
+    with pytest.raises(TypeError, match='scorer must build a BaseAlignmentScorer'):
+        AlignmentAwareMasking(scorer=block_filter)
+    with pytest.raises(TypeError, match='filter must build a BaseBlockFilter'):
+        AlignmentAwareMasking(
+            scorer=dict(type='PatchMaxScorer', vis_channels=CV, text_channels=CT),
+            filter=dict(type='PatchMaxScorer', vis_channels=CV, text_channels=CT))
 
 
 def test_bad_inputs_are_refused_with_a_clear_error():
@@ -290,19 +344,6 @@ def test_pixel_granularity_selects_each_weak_pixel_with_probability_rho():
     assert frequency == pytest.approx(1 - 0.75**4, abs=0.03)
 
 
-def test_block_pool_choices_order_the_weak_sets():
-    # min <= mean <= max of a block's scores, so weak(max) <= weak(mean) <= weak(min)
-    scores = torch.rand(4, 1, 7, 7, generator=torch.Generator().manual_seed(3))
-    inputs = torch.zeros(4, 3, 50, 50)
-    weak = {}
-    for pool in ('min', 'mean', 'max'):
-        out = build(block_pool=pool, block_size=16).mask_from_scores(inputs, scores)
-        weak[pool] = out.weak_mask
-    assert not (weak['max'] & ~weak['mean']).any()
-    assert not (weak['mean'] & ~weak['min']).any()
-    assert (weak['min'] & ~weak['max']).any()
-
-
 def test_partial_blocks_pool_only_their_pixels():
     # a 1x1 score map upsamples to a constant: every block (partial or not) pools to it
     module = build(tau=0.5, rho=1.0, block_size=16)
@@ -351,7 +392,9 @@ def test_mode_none_masks_nothing_but_reports():
 
 # ---------------------------------------------------------------------- PMME
 def reference_scores(module, vis, text, mask):
-    """A literal, per-sample float64 NumPy reading of the PMME steps of the docstring."""
+    """A literal, per-sample float64 NumPy reading of the PMME steps of the docstring.
+
+    ``module`` is the PatchMaxScorer."""
     vis, text, mask = vis.double().numpy(), text.double().numpy(), mask.numpy()
     batch, cv, h, w = vis.shape
     out = np.zeros((batch, h * w))
@@ -364,17 +407,11 @@ def reference_scores(module, vis, text, mask):
         if module.normalize:
             cells = cells / np.maximum(np.linalg.norm(cells, axis=1, keepdims=True), 1e-12)
             tokens = tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12)
-        if module.projection == 'random':
-            sim = (cells @ module.vis_proj.double().numpy()) @ (
-                tokens @ module.text_proj.double().numpy()).T
-        else:
-            weight = module.text_proj_weight.double().numpy()
-            bias = module.text_proj_bias.double().numpy()
-            sim = cells @ (tokens @ weight.T + bias).T
+        sim = (cells @ module.vis_proj.double().numpy()) @ (
+            tokens @ module.text_proj.double().numpy()).T
         sim = sim / module.temperature
-        axis = 1 if module.softmax_over == 'tokens' else 0
-        prob = np.exp(sim - sim.max(axis=axis, keepdims=True))
-        prob = prob / prob.sum(axis=axis, keepdims=True)
+        prob = np.exp(sim - sim.max(axis=1, keepdims=True))  # softmax over the tokens
+        prob = prob / prob.sum(axis=1, keepdims=True)
         score = prob.max(axis=1) if module.reduce == 'max' else prob.mean(axis=1)
         if module.score_norm == 'minmax':
             spread = score.max() - score.min()  # a constant map is defined as all 1
@@ -383,27 +420,23 @@ def reference_scores(module, vis, text, mask):
     return out.reshape(batch, 1, h, w)
 
 
-OPTION_GRID = list(itertools.product(['random', 'text_to_visual'], [True, False],
-                                     ['tokens', 'cells'], ['max', 'mean'], ['none', 'minmax']))
+OPTION_GRID = list(itertools.product([True, False], ['max', 'mean'], ['none', 'minmax']))
 
 
-@pytest.mark.parametrize('projection, normalize, softmax_over, reduce, score_norm', OPTION_GRID)
-def test_scores_match_a_literal_reference(projection, normalize, softmax_over, reduce,
-                                          score_norm):
+@pytest.mark.parametrize('normalize, reduce, score_norm', OPTION_GRID)
+def test_scores_match_a_literal_reference(normalize, reduce, score_norm):
     temperature = 0.5 if normalize else 5.0
-    module = build(projection=projection, normalize=normalize, softmax_over=softmax_over,
-                   reduce=reduce, score_norm=score_norm, temperature=temperature)
+    module = build(normalize=normalize, reduce=reduce, score_norm=score_norm,
+                   temperature=temperature)
     inputs, vis, text, mask = make_batch(batch=3, real=(1, 4, 7))
     out = run(module, inputs, vis, text, mask)
-    expected = reference_scores(module, vis, text, mask)
+    expected = reference_scores(module.scorer, vis, text, mask)
     np.testing.assert_allclose(out.score_map.numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize('projection, normalize, softmax_over, reduce, score_norm', OPTION_GRID)
-def test_padding_tokens_never_change_the_result(projection, normalize, softmax_over, reduce,
-                                                score_norm):
-    module = build(projection=projection, normalize=normalize, softmax_over=softmax_over,
-                   reduce=reduce, score_norm=score_norm, tau=0.6, rho=0.5)
+@pytest.mark.parametrize('normalize, reduce, score_norm', OPTION_GRID)
+def test_padding_tokens_never_change_the_result(normalize, reduce, score_norm):
+    module = build(normalize=normalize, reduce=reduce, score_norm=score_norm, tau=0.6, rho=0.5)
     inputs, vis, text, mask = make_batch(batch=3, real=(1, 4, 7))
     other = text.clone()
     other[~mask] = torch.randn(int((~mask).sum()), CT) * 100
@@ -452,7 +485,8 @@ def planted_batch(module, batch, grid, num_tokens=20, num_real=10, aligned_frac=
     direction whose projection matches token t's projection) and ``g`` unit Gaussian noise.
     """
     gen = torch.Generator().manual_seed(seed)
-    cv, ct = module.vis_channels, module.text_channels
+    scorer = module.scorer
+    cv, ct = scorer.vis_channels, scorer.text_channels
     vis = torch.randn(batch, cv, grid * grid, generator=gen)
     text = torch.randn(batch, num_tokens, ct, generator=gen)
     mask = torch.zeros(batch, num_tokens, dtype=torch.bool)
@@ -462,8 +496,8 @@ def planted_batch(module, batch, grid, num_tokens=20, num_real=10, aligned_frac=
     for b in range(batch):
         cells = torch.randperm(grid * grid, generator=gen)[:k]
         tokens = torch.randint(0, num_real, (k, ), generator=gen)
-        target = F.normalize(text[b, tokens], dim=-1) @ module.text_proj
-        direction = F.normalize(target @ module.vis_proj.t(), dim=-1)
+        target = F.normalize(text[b, tokens], dim=-1) @ scorer.text_proj
+        direction = F.normalize(target @ scorer.vis_proj.t(), dim=-1)
         noise = torch.randn(k, cv, generator=gen) / math.sqrt(cv)
         vis[b][:, cells] = (strength * direction + noise).t()
         aligned[b, cells] = True
@@ -473,7 +507,8 @@ def planted_batch(module, batch, grid, num_tokens=20, num_real=10, aligned_frac=
 
 def test_defaults_mask_a_minority_and_spare_aligned_cells():
     """The scale trap: the defaults (temperature 0.05, minmax) give tau=0.4 a useful meaning."""
-    module = AlignmentAwareMasking(512, 384)
+    module = AlignmentAwareMasking(scorer=dict(type='PatchMaxScorer', vis_channels=512,
+                                               text_channels=384))
     masked_aligned = masked_other = n_aligned = n_other = 0
     for seed in range(4):
         vis, text, mask, aligned = planted_batch(module, 4, 5, seed=seed)
@@ -490,7 +525,9 @@ def test_defaults_mask_a_minority_and_spare_aligned_cells():
 
 def test_scale_trap_without_temperature_every_block_is_weak():
     """Documents why temperature/minmax exist: cosine scores through a flat softmax."""
-    module = AlignmentAwareMasking(512, 384, temperature=1.0, score_norm='none')
+    module = AlignmentAwareMasking(scorer=dict(type='PatchMaxScorer', vis_channels=512,
+                                               text_channels=384, temperature=1.0,
+                                               score_norm='none'))
     vis, text, mask, _ = planted_batch(module, 4, 5)
     out = run(module, torch.zeros(4, 3, 160, 160), vis, text, mask)
     assert out.stats['aml_weak_ratio'].item() == 1.0
@@ -499,7 +536,11 @@ def test_scale_trap_without_temperature_every_block_is_weak():
 
 # ---------------------------------------------------------------------- released code
 def literal_official_mask(relevance, image_size, patch, tau, keys):
-    """Per-sample NumPy replica of RIS_REFERENCE.md §1.4 steps 1-5 (square, H % patch == 0).
+    """Per-sample NumPy replica of the released code's masking (square, H % patch == 0).
+
+    As released: upsample, patchify, ``low = nonzero(rel < tau)`` gives (patch, offset) pairs,
+    both columns clamped to ``N - 1``, ``max(1, K // 4)`` pairs drawn, and the drawn index pairs
+    zero the patches of **both** columns.
 
     The bilinear upsampling is the same library call as the released code's; ``randperm`` is
     replaced by the order of the given keys of the weak pairs, so the draw is reproducible.
@@ -542,7 +583,8 @@ def test_official_mask_without_weak_pixels_masks_nothing():
 
 @pytest.mark.parametrize('weak_frac, expected', [(0.01, 0.11), (0.05, 0.49), (0.20, 0.98)])
 def test_official_mask_reproduces_the_reported_masked_fractions(weak_frac, expected):
-    """RIS_REFERENCE.md §1.5: weak patches U(0.05, 0.35), others U(0.5, 1), 448 x 448."""
+    """Figures measured on a NumPy replica of the released indexing (weak patches drawn from
+    U(0.05, 0.35), others from U(0.5, 1), 448 x 448): 11 / 49 / 98 % of the blocks masked."""
     gen = torch.Generator().manual_seed(0)
     trials, num = 8, 196
     relevance = 0.5 + 0.5 * torch.rand(trials, num, generator=gen)
@@ -571,31 +613,28 @@ def test_official_relevance_matches_the_description_and_includes_padding():
         np.testing.assert_allclose(out[b, 0].numpy().ravel(), p.max(1), rtol=1e-5, atol=1e-6)
 
 
-def test_compat_official_overrides_options_and_warns():
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
-        quiet = build(compat_official=True)  # defaults given: nothing to warn about
-    assert quiet.projection == 'text_to_visual' and not quiet.normalize
-    assert quiet.score_norm == 'none' and quiet.temperature == 1.0
-    assert set(quiet.state_dict()) == {'text_proj_weight', 'text_proj_bias'}
-    assert 'compat_official=True' in repr(quiet)
-    with pytest.warns(UserWarning, match='overrides'):
-        loud = build(compat_official=True, score_norm='minmax', reduce='mean')
-    assert loud.score_norm == 'none' and loud.reduce == 'max'
-
-
-def test_compat_official_forward_reproduces_the_released_behaviour():
-    module = build(compat_official=True, block_size=16)
+def test_released_pair_reproduces_the_released_behaviour():
+    module = build_released(block_size=16)
     inputs, vis, text, mask = make_batch(batch=2, size=(64, 64), grid=(4, 4))
     out = run(module, inputs, vis, text, mask)
-    expected_scores = official_relevance(vis, text, module.text_proj_weight,
-                                         module.text_proj_bias)
+    expected_scores = official_relevance(vis, text, module.scorer.text_proj_weight,
+                                         module.scorer.text_proj_bias)
     assert torch.equal(out.score_map, expected_scores)
     torch.manual_seed(0)
     blocks, weak = official_block_mask(expected_scores, (64, 64), (16, 16), 0.4, 0.25)
     assert torch.equal(out.block_mask, expand_grid(blocks, (64, 64), (16, 16)))
     assert torch.equal(out.weak_mask, weak)
+    # the weak fraction is counted on pixels, the weak blocks are those with a weak pixel
+    assert out.stats['aml_weak_ratio'].item() == pytest.approx(weak.float().mean().item())
     # the released code's softmax includes [PAD] slots: padding changes its scores
     other = text.clone()
     other[~mask] = torch.randn(int((~mask).sum()), CT) * 10
     assert not torch.equal(run(module, inputs, vis, other, mask).score_map, out.score_map)
+
+
+def test_released_filter_never_refuses_small_images():
+    # the released code has no block-size check (it hides blocks beyond the image, too)
+    module = build_released(block_size=32)
+    module.check_image_size(16, 16)
+    with pytest.raises(ValueError, match='smaller than one AML block'):
+        build(block_size=32).check_image_size(16, 16)

@@ -11,20 +11,34 @@ from mmamlris.models.aml import AlignmentAwareMasking
 
 CV, CT = 12, 10
 
-OPTIONS = st.fixed_dictionaries(
-    dict(projection=st.sampled_from(['random', 'text_to_visual']),
+PATCH_MAX = st.fixed_dictionaries(
+    dict(type=st.just('PatchMaxScorer'),
+         proj_dim=st.just(8),
          normalize=st.booleans(),
          temperature=st.sampled_from([0.05, 0.5, 1.0]),
-         softmax_over=st.sampled_from(['tokens', 'cells']),
          reduce=st.sampled_from(['max', 'mean']),
-         score_norm=st.sampled_from(['none', 'minmax']),
+         score_norm=st.sampled_from(['none', 'minmax'])))
+AFM = st.fixed_dictionaries(
+    dict(type=st.just('AlignmentAwareFilter'),
          tau=st.sampled_from([0.0, 0.3, 0.4, 0.8, 1.01]),
          rho=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
          granularity=st.sampled_from(['block', 'pixel']),
-         block_pool=st.sampled_from(['mean', 'min', 'max']),
-         mode=st.sampled_from(['aml', 'random', 'none']),
-         fill_value=st.sampled_from([0.0, -2.0]),
-         compat_official=st.sampled_from([False, False, False, True])))
+         mode=st.sampled_from(['aml', 'random', 'none'])))
+RELEASED = st.tuples(st.just(dict(type='ReleasedRelevanceScorer')),
+                     st.fixed_dictionaries(dict(type=st.just('ReleasedBlockFilter'),
+                                                tau=st.sampled_from([0.3, 0.4, 0.8]),
+                                                rho=st.sampled_from([0.25, 0.5]))))
+# (scorer, filter, fill_value): the paper's pair three times out of four, else the released one
+OPTIONS = st.tuples(st.one_of(st.tuples(PATCH_MAX, AFM), st.tuples(PATCH_MAX, AFM),
+                              st.tuples(PATCH_MAX, AFM), RELEASED),
+                    st.sampled_from([0.0, -2.0]))
+
+
+def build(options, block):
+    (scorer, block_filter), fill_value = options
+    return AlignmentAwareMasking(
+        scorer=dict(scorer, vis_channels=CV, text_channels=CT),
+        filter=dict(block_filter, block_size=block), fill_value=fill_value)
 
 
 @st.composite
@@ -52,12 +66,11 @@ def forward(module, batch, seed=0):
     return module(*batch)
 
 
-@pytest.mark.filterwarnings('ignore:AlignmentAwareMasking. compat_official')
 @settings(max_examples=40, deadline=None)
 @given(data=batches(), options=OPTIONS)
 def test_masks_are_whole_blocks_and_outputs_are_sane(data, options):
     inputs, vis, text, mask, block = data
-    module = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block, **options)
+    module = build(options, block)
     out = forward(module, (inputs, vis, text, mask))
     batch, _, height, width = inputs.shape
 
@@ -83,18 +96,19 @@ def test_masks_are_whole_blocks_and_outputs_are_sane(data, options):
     assert torch.all(out.masked_inputs[hidden] == module.fill_value)
     assert torch.equal(out.masked_inputs[~hidden], inputs[~hidden])
 
-    if module.mode == 'none':
+    afm = module.filter
+    if getattr(afm, 'mode', None) == 'none':
         assert not out.block_mask.any()
-    if module.mode == 'aml' and module.granularity == 'block' and not module.compat_official:
+    if getattr(afm, 'mode', None) == 'aml' and afm.granularity == 'block':
         weak = out.weak_mask[:, 0, ::block, ::block]
         assert not (grid & ~weak).any(), 'AML masks weak blocks only'
 
 
 @settings(max_examples=30, deadline=None)
-@given(data=batches(), options=OPTIONS.filter(lambda o: not o['compat_official']))
+@given(data=batches(), options=st.tuples(st.tuples(PATCH_MAX, AFM), st.sampled_from([0.0, -2.0])))
 def test_padding_tokens_never_change_the_result(data, options):
     inputs, vis, text, mask, block = data
-    module = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block, **options)
+    module = build(options, block)
     reference = forward(module, (inputs, vis, text, mask))
     changed = text.clone()
     changed[~mask] = torch.randn(int((~mask).sum()), CT) * 50 + 3
@@ -111,14 +125,16 @@ def test_smaller_than_one_block_is_refused(block, data):
     short = data.draw(st.integers(1, block - 1))
     long = data.draw(st.integers(block, 100))
     height, width = (short, long) if data.draw(st.booleans()) else (long, short)
-    module = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block)
+    scorer = dict(type='PatchMaxScorer', vis_channels=CV, text_channels=CT, proj_dim=8)
+    module = AlignmentAwareMasking(scorer, dict(type='AlignmentAwareFilter', block_size=block))
     batch = (torch.zeros(2, 3, height, width), torch.randn(2, CV, 2, 2),
              torch.randn(2, 4, CT), torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match=rf'{height}x{width}, smaller than one AML block '
                        rf'\({block}x{block}\)') as err:
         module(*batch)
-    assert 'model.aml.block_size' in str(err.value)
+    assert 'model.aml.filter.block_size' in str(err.value)
     # pixel granularity and mode='none' have no blocks: they accept such inputs
     for options in (dict(granularity='pixel'), dict(mode='none')):
-        out = AlignmentAwareMasking(CV, CT, proj_dim=8, block_size=block, **options)(*batch)
+        afm = dict(type='AlignmentAwareFilter', block_size=block, **options)
+        out = AlignmentAwareMasking(scorer, afm)(*batch)
         assert out.masked_inputs.shape == (2, 3, height, width)

@@ -5,11 +5,15 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
+from mmamlris.engine.hooks import AMLStepRecorder
+from mmamlris.models import MaskedBatch
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
 
 # A low tau masks some blocks of random-init features; rho=1 makes the choice deterministic.
-AML = tiny_aml_cfg(tau=0.5, rho=1.0, score_norm='minmax')
+AML = tiny_aml_cfg(tau=0.5, rho=1.0)
+RELEASED_AML = tiny_aml_cfg(scorer=dict(type='ReleasedRelevanceScorer'),
+                            filter=dict(type='ReleasedBlockFilter', block_size=16))
 
 
 def build(cfg):
@@ -86,9 +90,9 @@ def test_stage1_contributes_no_gradient_by_default():
     aml_model.eval()
     plain.eval()
     data = preprocess(aml_model)
-    aml_model.record_aml = True
-    losses = aml_model(**copy.deepcopy(data), mode='loss')
-    masked = aml_model.aml_record['masked_inputs']
+    with AMLStepRecorder(aml_model) as recorder:
+        losses = aml_model(**copy.deepcopy(data), mode='loss')
+    masked = recorder.record['masked_inputs']
     assert float(losses['aml_mask_ratio']) > 0, 'the test needs some masking'
     total, _ = aml_model.parse_losses(losses)
     total.backward()
@@ -131,14 +135,50 @@ def test_stage1_scale_downsamples_the_alignment_pass():
     assert shapes == [(32, 32), (64, 64)]
 
 
-def test_compat_official_runs_three_backbone_passes():
-    aml = tiny_aml_cfg(compat_official=True)
-    model = build(tiny_segmentor_cfg(aml=aml, stage1_loss_weight=0.5, stage2_loss_weight=0.5))
-    calls = []
-    model.backbone.register_forward_hook(lambda m, i, o: calls.append(1))
-    losses = model(**preprocess(model), mode='loss')
-    assert len(calls) == 3
+def test_released_step_runs_three_backbone_passes():
+    model = build(tiny_segmentor_cfg(aml=RELEASED_AML, stage1_loss_weight=0.5,
+                                     stage2_loss_weight=0.5, stage2_text='clean'))
+    inputs = []
+    model.backbone.register_forward_hook(lambda m, i, o: inputs.append(i[0]))
+    text_feats = []
+    model.text_encoder.register_forward_hook(lambda m, i, o: text_feats.append(o[0]))
+    data = preprocess(model)
+    with AMLStepRecorder(model) as recorder:
+        losses = model(**data, mode='loss')
+    assert len(inputs) == 3
     assert 'stage1.decode.loss_ce' in losses
+    # stage 1 and the clean text pass see the clean images, the last pass the masked ones
+    assert torch.equal(inputs[0], data['inputs']) and torch.equal(inputs[1], data['inputs'])
+    assert torch.equal(inputs[2], recorder.record['masked_inputs'])
+
+
+def test_stage2_text_masked_encodes_the_text_from_the_masked_pass():
+    model = build(tiny_segmentor_cfg(aml=AML, head='CARISHead'))  # prompts: text needs vision
+    inputs, prompts_from = [], []
+    model.backbone.register_forward_hook(lambda m, i, o: inputs.append(i[0]))
+    model.decode_head.text_prompts = (
+        lambda feats, f=model.decode_head.text_prompts: prompts_from.append(feats[-1]) or f(feats))
+    model(**preprocess(model), mode='loss')
+    assert len(inputs) == 2 and len(prompts_from) == 2  # stage 1 (clean), stage 2 (masked)
+
+
+def test_mask_batch_is_the_public_stage1_entry_point():
+    model = build(tiny_segmentor_cfg(aml=AML))
+    data = preprocess(model)
+    with torch.no_grad():
+        torch.manual_seed(3)
+        out = model.mask_batch(data['inputs'], data['data_samples'])
+    assert isinstance(out, MaskedBatch)
+    assert out.aml.masked_inputs.shape == data['inputs'].shape
+    assert out.losses == {}
+    assert out.text is not None  # LiteRISHead has no prompts: text shared with stage 2
+    # loss() masks exactly what mask_batch masks for the same random state
+    with AMLStepRecorder(model) as recorder:
+        torch.manual_seed(3)
+        model(**data, mode='loss')
+    assert torch.equal(recorder.record['block_mask'], out.aml.block_mask)
+    with pytest.raises(RuntimeError, match='needs model.aml'):
+        build(tiny_segmentor_cfg()).mask_batch(data['inputs'], data['data_samples'])
 
 
 def test_every_parameter_gets_a_gradient_with_aml():
@@ -160,7 +200,8 @@ def test_tensor_mode_and_missing_text_errors():
         model.predict(data['inputs'], None)
 
 
-@pytest.mark.parametrize('kwargs', [dict(stage1_scale=0), dict(stage1_loss_weight=-1)])
+@pytest.mark.parametrize('kwargs', [dict(stage1_scale=0), dict(stage1_loss_weight=-1),
+                                    dict(stage2_text='both')])
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(ValueError):
         MODELS.build(tiny_segmentor_cfg(aml=AML, **kwargs))

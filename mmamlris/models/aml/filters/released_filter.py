@@ -1,61 +1,28 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""The alignment-aware masking of the released AMLRIS code, vectorised (for comparison only).
+"""The block mask of the released AMLRIS code, vectorised (for comparison and reproduction).
 
-The released code (pipashu1/AMLRIS ``model/models_aug/amlris.py``, described in
-``RIS_REFERENCE.md`` §1.4-1.5; no line of it is copied here) differs from the paper in ways that
-change what is masked. :class:`AlignmentAwareMasking` with ``compat_official=True`` uses the two
-functions of this file, which reproduce that behaviour without the per-sample Python loop:
-
-1. :func:`official_relevance`: relevance ``A = softmax_tokens(V . (W t + b))`` with the visual
-   features ``V`` [B, hw, C_v] used as they are (no l2 norm, no projection), an untrained
-   ``Linear(C_t -> C_v)`` on the tokens, no temperature and **no padding mask** (every token
-   slot, [PAD] included, takes part in the softmax), then PatchMax over the tokens.
-2. :func:`official_block_mask`: bilinear upsampling of the relevance to the image size
-   (``align_corners=False``), weak pixels ``< tau``, ``n = max(1, floor(rho * K))`` of the ``K``
-   weak (block, pixel-offset) pairs of each image drawn at random without replacement
-   (``K // 4`` for ``rho = 0.25``), and the indexing slip: every drawn pair masks its own block
-   **and** block ``min(pixel_offset, N - 1)`` (raster order, ``N`` blocks per image).
+The released code draws ``n = max(1, floor(rho * K))`` of the ``K`` weak (block, pixel-offset)
+pairs of each image and, through an indexing slip, masks block ``min(pixel_offset, N - 1)``
+(raster order, ``N`` blocks per image) as well as the pair's own block; ``docs/en/aml.md``
+explains why this hides about half of the image even when only a few cells are weak. This
+file reproduces that behaviour without the released code's per-sample Python loop.
 
 Generalisations of the released code, which asserts square images with ``H % 32 == 0``: any
 ``H x W`` and any block size; partial last blocks are padded with pixels that are never weak,
 and offsets are counted inside the full ``bh x bw`` block (row-major, ``py * bw + px``).
 """
 import math
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['official_relevance', 'official_block_mask']
+from mmamlris.registry import MODELS
+from ..block_ops import pool_blocks, rank_per_row
+from .base_filter import BaseBlockFilter, BlockSelection
 
-
-def official_relevance(vis_feat: Tensor, text_feat: Tensor, weight: Tensor,
-                       bias: Tensor) -> Tensor:
-    """PatchMax relevance of the released code (padding tokens included: the official bug).
-
-    Args:
-        vis_feat (Tensor): Visual features ``[B, C_v, h, w]`` (float32).
-        text_feat (Tensor): Token features ``[B, N, C_t]`` of **all** token slots (float32).
-        weight (Tensor): ``[C_v, C_t]`` weight of the never-trained ``Linear(C_t -> C_v)``.
-        bias (Tensor): ``[C_v]`` bias of that layer.
-
-    Returns:
-        Tensor: Relevance ``[B, 1, h, w]`` in ``[1/N, 1]``: for every cell, the largest
-        softmax-over-tokens probability of ``V . (W t + b)``.
-    """
-    batch, _, h, w = vis_feat.shape
-    vis = vis_feat.flatten(2).transpose(1, 2)  # [B, hw, C_v]
-    text = F.linear(text_feat, weight, bias)  # [B, N, C_v]
-    sim = torch.bmm(vis, text.transpose(1, 2))  # [B, hw, N]
-    return sim.softmax(dim=-1).amax(dim=-1).view(batch, 1, h, w)
-
-
-def _rank_of_keys(keys: Tensor) -> Tensor:
-    """Rank (0 = smallest) of every key of each row; ties broken by position, so exact."""
-    order = keys.argsort(dim=1, stable=True)
-    positions = torch.arange(keys.shape[1], device=keys.device).expand_as(order)
-    return torch.empty_like(order).scatter_(1, order, positions)
+__all__ = ['ReleasedBlockFilter', 'official_block_mask']
 
 
 def official_block_mask(score_map: Tensor,
@@ -105,7 +72,7 @@ def official_block_mask(score_map: Tensor,
         raise ValueError(f'official_block_mask: keys must have shape {tuple(pairs.shape)} '
                          f'(batch, blocks * bh * bw), got {tuple(keys.shape)}.')
     keys = keys.float().masked_fill(~pairs, float('inf'))
-    drawn = pairs & (_rank_of_keys(keys) < num_drawn[:, None])
+    drawn = pairs & (rank_per_row(keys) < num_drawn[:, None])
     drawn = drawn.view(batch, num_blocks, num_offsets)
 
     # Column 0 of the (block, offset) pairs: the block that holds the drawn pixel.
@@ -117,3 +84,44 @@ def official_block_mask(score_map: Tensor,
         1, slip_target, drawn_offsets) > 0
     blocks = (own_blocks | slip_blocks).view(batch, gh, gw)
     return blocks, weak_pixels
+
+
+@MODELS.register_module()
+class ReleasedBlockFilter(BaseBlockFilter):
+    """The masking of the released AMLRIS code, indexing slip included.
+
+    Bilinear upsampling of the scores to the image size (``align_corners=False``), weak
+    pixels ``< tau``, ``max(1, floor(rho * K))`` of the ``K`` weak (block, pixel-offset) pairs
+    drawn at random (``K // 4`` for ``rho = 0.25``), and every drawn pair masks its own block
+    **and** block ``min(offset, N - 1)``: see :func:`official_block_mask`. Pair it with
+    :class:`ReleasedRelevanceScorer`.
+
+    Args:
+        tau (float): Weak threshold (released code: 0.4). Defaults to 0.4.
+        rho (float): Fraction of the weak pairs drawn (released ``// 4``: 0.25).
+        block_size (int | tuple[int, int]): The released patch size (32). Defaults to 32.
+        init_cfg (dict, optional): Unused (no parameters).
+    """
+
+    def __init__(self,
+                 tau: float = 0.4,
+                 rho: float = 0.25,
+                 block_size: Union[int, Sequence[int]] = 32,
+                 init_cfg=None) -> None:
+        super().__init__(block_size, init_cfg=init_cfg)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f'ReleasedBlockFilter: rho must be in [0, 1], got {rho!r}.')
+        if not math.isfinite(tau):
+            raise ValueError(f'ReleasedBlockFilter: tau must be finite, got {tau!r}.')
+        self.tau = float(tau)
+        self.rho = float(rho)
+
+    def extra_repr(self) -> str:
+        return f'tau={self.tau}, rho={self.rho}, block_size={self.block_size}'
+
+    def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
+        """The released code's choice; weak blocks are those holding a weak pixel."""
+        masked, weak_mask = official_block_mask(score_map, image_size, self.block_size,
+                                                self.tau, self.rho)
+        weak_blocks = pool_blocks(weak_mask[:, 0].float(), self.block_size, 'max') > 0
+        return BlockSelection(masked, weak_blocks, weak_mask)

@@ -1,7 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """SynRef generator (tools/dataset_converters/synref.py): format, determinism, and whether
 every expression names its object uniquely, checked by an independent little interpreter."""
-import importlib.util
 import json
 import math
 import os
@@ -16,20 +15,11 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from mmamlris.datasets import synref
 from mmamlris.datasets.refer_io import load_refs
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'tools', 'dataset_converters', 'synref.py')
-
-
-def _load_module():
-    spec = importlib.util.spec_from_file_location('synref_under_test', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synref = _load_module()
 
 # The checker's own vocabulary (word -> attribute value), written from the spec, not imported.
 COLOUR_OF = {'red': 'red', 'green': 'green', 'blue': 'blue', 'yellow': 'yellow',
@@ -278,12 +268,8 @@ def test_distractors_share_shape_or_colour(datasets):
 
 def test_referred_objects_are_visible_in_their_colour(datasets):
     """Inside each GT polygon (eroded by a pixel), the pixels have the annotated colour."""
-    path, _ = datasets['big']
-    coco, refs = _read(path)
-    anns = {a['id']: a for a in coco['annotations']}
-    images = {img['id']: img for img in coco['images']}
-    palette = np.array(list(RGB_OF.values()), dtype=np.float32)
-    names = list(RGB_OF)
+    path, refs, anns, images = _big(datasets)
+    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
     for ref in refs:
         ann = anns[ref['ann_id']]
         img = images[ann['image_id']]
@@ -300,6 +286,14 @@ def test_referred_objects_are_visible_in_their_colour(datasets):
         assert share >= 0.9, (ref, share)
 
 
+def _big(datasets):
+    """The 60-image dataset: its path, refs, annotations by id and images by id."""
+    path, _ = datasets['big']
+    coco, refs = _read(path)
+    return (path, refs, {a['id']: a for a in coco['annotations']},
+            {img['id']: img for img in coco['images']})
+
+
 def _decode(ann, img):
     return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(
         ann['segmentation'], img['height'], img['width']))).astype(bool)
@@ -308,12 +302,8 @@ def _decode(ann, img):
 def test_referred_objects_are_drawn_on_top(datasets):
     """Where a referred object's polygon overlaps another object of another colour, the
     pixels show the referred object's colour: its polygon is its visible outline."""
-    path, _ = datasets['big']
-    coco, refs = _read(path)
-    anns = {a['id']: a for a in coco['annotations']}
-    images = {img['id']: img for img in coco['images']}
-    palette = np.array(list(RGB_OF.values()), dtype=np.float32)
-    names = list(RGB_OF)
+    path, refs, anns, images = _big(datasets)
+    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
     overlap_pixels = target_coloured = 0
     for ref in refs:
         target = anns[ref['ann_id']]
@@ -321,7 +311,7 @@ def test_referred_objects_are_drawn_on_top(datasets):
         target_mask = _decode(target, img)
         pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
                             dtype=np.float32)
-        for other in coco['annotations']:
+        for other in anns.values():
             if (other['image_id'] != img['id'] or other['id'] == target['id']
                     or other['attributes']['colour'] == target['attributes']['colour']):
                 continue
