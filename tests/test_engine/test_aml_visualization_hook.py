@@ -245,3 +245,17 @@ def test_hook_in_a_runner_on_synref(request, tmp_path):
         # SynRef images are resized to 160 x 160 by the training pipeline
         assert drawn.shape[1] == NUM_PANELS * 160 and drawn.shape[0] > 160
     assert not runner.model.aml._forward_hooks and not runner.model.decode_head._forward_hooks
+
+
+def test_hook_computes_the_alignment_of_each_drawn_sample():
+    model = build(tiny_aml_cfg(scorer=dict(type='OracleScorer'), tau=0.5, rho=0.5))
+    data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
+    processed = model.data_preprocessor(copy.deepcopy(data), True)
+    with AMLStepRecorder(model) as recorder:
+        model(**processed, mode='loss')
+    alignments = AMLVisualizationHook._alignments(model, recorder.record, data['data_samples'],
+                                                  (64, 64), 2)
+    assert [a['target_auc'] for a in alignments] == [1.0, 1.0]
+    assert [a['object_masked'] for a in alignments] == [0.0, 0.0]
+    assert all(0.0 < a['context_masked'] < 1.0 for a in alignments)
+    assert AMLVisualizationHook._alignments(model, recorder.record, [], (64, 64), 2) == [{}, {}]

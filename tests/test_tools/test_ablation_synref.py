@@ -35,6 +35,32 @@ def test_two_variants_end_to_end(tmp_path):
     rows = md.read_text().splitlines()
     assert rows[2].startswith('| baseline (no AML) | 1 |')
     assert rows[3].startswith('| + random mask (same count) | 1 |')
-    # 6 metric cells with mean ± std, then masked / weak: dashes for the baseline only
+    # 6 metric cells with mean ± std; then the paired differences and the 4 AML columns:
+    # dashes for the baseline only
     assert len(re.findall(r'\d+\.\d\d ± \d+\.\d\d', rows[2])) == 6
-    assert len(re.findall(r'\d+\.\d\d ± \d+\.\d\d', rows[3])) == 8
+    assert len(re.findall(r'-?\d+\.\d\d ± \d+\.\d\d', rows[3])) == 12
+    assert re.search(r'\((0|1)/1\)', rows[3])  # wins out of 1 seed
+
+
+def test_paired_differences_and_wins():
+    baseline = [dict(seed=0, val_mIoU=40.0), dict(seed=1, val_mIoU=42.0)]
+    runs = [dict(seed=0, val_mIoU=41.0), dict(seed=1, val_mIoU=41.0), dict(seed=2, val_mIoU=9.0)]
+    # seed 2 has no baseline: left out; differences +1 and -1
+    assert ablation.paired(runs, baseline, 'val_mIoU') == '0.00 ± 1.41 (1/2)'
+
+
+def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
+    args = ablation.parse_args(['--work-dir', str(tmp_path)])
+    from mmengine.config import Config
+    for variant, scorer, block_filter in (('oracle', 'OracleScorer', 'AlignmentAwareFilter'),
+                                          ('random50', 'PatchMaxScorer', 'RandomBlockFilter'),
+                                          ('official', 'ReleasedRelevanceScorer',
+                                           'ReleasedBlockFilter')):
+        path = ablation.variant_config(args, variant, str(tmp_path / f'{variant}.py'))
+        aml = Config.fromfile(path).model.aml
+        assert (aml.scorer.type, aml.filter.type) == (scorer, block_filter)
+        assert aml.scorer.vis_channels == 256 and aml.filter.block_size == 32
+    official = Config.fromfile(str(tmp_path / 'official.py')).model
+    assert (official.stage1_loss_weight, official.stage2_text) == (0.5, 'clean')
+    random = Config.fromfile(ablation.variant_config(args, 'random', str(tmp_path / 'r.py')))
+    assert random.model.aml.filter.mode == 'random' and random.model.aml.filter.tau == 0.4

@@ -77,8 +77,8 @@ def test_tau_extremes_through_cfg_options(configs, tmp_path, tau, expected):
                          f'model.aml.filter.tau={tau}'])
     assert means['aml_mask_ratio'] == pytest.approx(expected)
     # all or nothing is masked: the object and the background alike
-    assert means['object_masked'] == pytest.approx(expected)
-    assert means['background_masked'] == pytest.approx(expected)
+    assert means['aml_object_masked'] == pytest.approx(expected)
+    assert means['aml_context_masked'] == pytest.approx(expected)
     for path in glob.glob(osp.join(out, '*.png')):
         panels = read_panels(path)
         if expected == 0.0:
@@ -102,29 +102,12 @@ def test_refuses_a_config_without_aml(configs, tmp_path):
         browse.main([configs['aml'], '--out', str(tmp_path / 'x'), '-n', '0'])
 
 
-def test_target_overlap_counts_object_and_background_pixels():
-    import torch
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-
-    from mmamlris.models.aml import AMLOutput
-    gt = torch.zeros(1, 8, 8, dtype=torch.long)
-    gt[0, :4, :4] = 1  # the object: 16 of 64 pixels
-    gt[0, 7, 7] = 255  # ignored pixels count as neither
-    block = torch.zeros(2, 1, 8, 8, dtype=torch.bool)
-    block[0, 0, :4, :8] = True  # sample 0: the object and 16 background pixels
-    weak = block.clone()
-    weak[0, 0, :2, :2] = False
-    samples = []
-    for _ in range(2):
-        sample = SegDataSample()
-        sample.gt_sem_seg = PixelData(data=gt)
-        samples.append(sample)
-    samples.append(SegDataSample())  # no GT: skipped
-    out = AMLOutput(masked_inputs=None, block_mask=block, weak_mask=weak, score_map=None,
-                    stats={}, losses={})
-    sums = browse.target_overlap(out, samples)
-    assert sums['count'] == 2
-    assert sums['object_masked'] == pytest.approx(1.0 + 0.0)
-    assert sums['background_masked'] == pytest.approx(16 / 47 + 0.0)
-    assert sums['object_weak'] == pytest.approx(12 / 16)
+def test_alignment_is_printed_and_averaged_per_image(configs, tmp_path, capsys):
+    """The oracle ranks the object's blocks first and never masks them."""
+    means = browse.main([configs['aml'], '--out', str(tmp_path / 'p'), '-n', '5',
+                         '--batch-size', '2', '--cfg-options',
+                         "model.aml.scorer.type=OracleScorer"])
+    printed = capsys.readouterr().out
+    assert 'target ROC-AUC (blocks)' in printed and 'context pixels masked' in printed
+    assert means['aml_target_auc'] == 1.0 and means['aml_object_masked'] == 0.0
+    assert 0.0 < means['aml_context_masked'] < 1.0

@@ -242,3 +242,16 @@ def test_add_aml_panels_optional_panels_and_out_file(request, tmp_path):
     inputs['weak_mask'] = torch.ones(1, H // 2, W // 2, dtype=torch.bool)
     full = vis.add_aml_panels('c', **inputs)
     assert not np.array_equal(full[:H, 2 * W:3 * W], inputs['image'])
+
+
+def test_add_aml_panels_writes_the_alignment_into_the_captions(request, tmp_path):
+    vis = make_visualizer(request, tmp_path)
+    inputs = aml_inputs()
+    plain = vis.add_aml_panels('p', **inputs)
+    stats = vis.add_aml_panels('s', **inputs, alignment=dict(
+        target_auc=0.93, object_masked=0.0, context_masked=0.24))
+    undefined = vis.add_aml_panels('u', **inputs, alignment=dict(
+        target_auc=None, object_masked=None, context_masked=None))
+    assert np.array_equal(plain, undefined)  # undefined values write nothing
+    assert np.array_equal(plain[:H], stats[:H])  # the images are the same, only the captions
+    assert stats.shape[0] >= plain.shape[0] and not np.array_equal(plain, stats[:len(plain)])

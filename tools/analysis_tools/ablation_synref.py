@@ -1,14 +1,23 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""The paper's ablation table in miniature, on SynRef: baseline, + random mask, + AML (paper
-defaults), + AML (official-code variant), each over several seeds.
+"""The paper's ablation table in miniature, on SynRef, with every scorer of mmamlris.
 
-Every (variant, seed) is one ``tools/train.py`` run followed by ``tools/test.py --out`` on
-val / testA / testB; the table is computed from the per-expression (I, U) records, so it is
-exactly what RISMetric reports, and the AML statistics come from the training log.
+Rows (``--variants``): the baseline (no AML), a random mask of the same size, a MaskRIS-style
+random mask of half the blocks, AML with the paper's PatchMax scorer, the released code's step,
+and AML with the oracle, learned and decoder scorers. Every (variant, seed) is one
+``tools/train.py`` run of ``--aml-config`` (``--baseline-config`` for the baseline) with the
+variant's AML settings written into a config of its own, then ``tools/test.py --out`` on
+val / testA / testB. The scores come from the per-expression (I, U) records (exactly what
+RISMetric reports); the AML columns (target ROC-AUC, object / context pixels masked, masked
+fraction) are the means over the second half of the logged training iterations.
 
-Example (about 11 minutes per run on two CPU cores)::
+The markdown table gives mean ± std over the seeds per split, then the paired difference to the
+baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N). ``--out-png``
+draws val mIoU / oIoU with error bars. Finished runs are reused, so an interrupted call resumes.
 
-    python tools/analysis_tools/ablation_synref.py --seeds 0 1 2 --out-md ablation.md
+Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
+
+    python tools/analysis_tools/ablation_synref.py --seeds 0 1 2 --out-md ablation.md \\
+        --out-png docs/en/_static/ablation_synref.png
 """
 import argparse
 import glob
@@ -18,32 +27,45 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
-STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_score_mean')
-# variant -> (which config, --cfg-options on top of it)
-VARIANTS: Dict[str, tuple] = {
-    'baseline': ('baseline', []),
-    'random': ('aml', ['model.aml.filter.mode=random']),
-    'aml': ('aml', []),
-    'official': ('official', []),
+STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
+         'aml_context_masked')
+RELEASED_STEP = dict(stage1_loss_weight=0.5, stage2_loss_weight=0.5, stage2_text='clean')
+# variant -> (scorer override, filter override, segmentor options); None = the baseline.
+# An override replaces the config's scorer / filter (its channels and block size are kept).
+VARIANTS: Dict[str, Optional[tuple]] = {
+    'baseline': None,
+    'random': (None, dict(mode='random'), {}),
+    'random50': (None, dict(type='RandomBlockFilter', ratio=0.5), {}),
+    'aml': (None, None, {}),
+    'official': (dict(type='ReleasedRelevanceScorer'), dict(type='ReleasedBlockFilter'),
+                 RELEASED_STEP),
+    'oracle': (dict(type='OracleScorer'), None, {}),
+    'learned': (dict(type='LearnedScorer'), None, {}),
+    'decoder': (dict(type='DecoderScorer'), None, {}),
 }
-LABELS = {'baseline': 'baseline (no AML)', 'random': '+ random mask (same count)',
-          'aml': '+ AML (paper defaults)', 'official': '+ AML (official-code variant)'}
+LABELS = {
+    'baseline': 'baseline (no AML)',
+    'random': '+ random mask (same count)',
+    'random50': '+ random mask (50 % of the blocks)',
+    'aml': '+ AML, PatchMax (paper)',
+    'official': '+ AML, released-code step',
+    'oracle': '+ AML, oracle scorer (GT)',
+    'learned': '+ AML, learned scorer',
+    'decoder': '+ AML, decoder scorer',
+}
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--baseline-config',
                         default=osp.join(ROOT, 'configs/lite/lite_minilm_synref-160x160.py'))
     parser.add_argument(
         '--aml-config',
         default=osp.join(ROOT, 'configs/amlris/amlris_lite_minilm_synref-160x160.py'))
-    parser.add_argument(
-        '--official-config',
-        default=osp.join(ROOT, 'configs/amlris/amlris-official_lite_minilm_synref-160x160.py'))
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/ablation_synref')
@@ -51,10 +73,11 @@ def parse_args() -> argparse.Namespace:
                         help='extra key=value options for every run')
     parser.add_argument('--out-md', help='also write the markdown table to this file '
                         '(rewritten after every run, so an interrupted call leaves a table)')
+    parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run is in --work-dir '
                         '(by default finished runs are reused, so a call can be resumed)')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def run(cmd: List[str], log_file: str) -> None:
@@ -81,76 +104,141 @@ def scores(records: List[dict]) -> Dict[str, float]:
 
 
 def train_stats(work_dir: str) -> Dict[str, float]:
-    """Mean AML statistics over the logged training iterations (vis_data/scalars.json)."""
+    """Mean AML statistics over the second half of the logged iterations (scalars.json)."""
     values: Dict[str, List[float]] = {k: [] for k in STATS}
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
                 for key in STATS:
                     if key in record:
                         values[key].append(record[key])
-    return {k: statistics.mean(v) for k, v in values.items() if v}
+    return {k: statistics.mean(v[len(v) // 2:]) for k, v in values.items() if v}
+
+
+def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
+    """Write the config of one variant (the AML config with its overrides) to ``path``."""
+    from mmamlris.utils import load_config
+    spec = VARIANTS[variant]
+    if spec is None:
+        return args.baseline_config
+    scorer, block_filter, options = spec
+    cfg = load_config(args.aml_config)
+    aml = cfg.model.aml
+    if scorer is not None:
+        channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')}
+        aml.scorer = dict(scorer, **channels)
+    if block_filter is not None:
+        if 'type' in block_filter:  # another filter: keep only the block size
+            aml.filter = dict(block_filter, block_size=aml.filter.block_size)
+        else:
+            aml.filter.update(block_filter)
+    cfg.model.update(options)
+    cfg.dump(path)
+    return path
 
 
 def one_run(args: argparse.Namespace, variant: str, seed: int) -> Dict[str, float]:
-    which, options = VARIANTS[variant]
-    config = dict(baseline=args.baseline_config, aml=args.aml_config,
-                  official=args.official_config)[which]
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
     out = osp.join(work_dir, 'per_expression.json')
-    if osp.isfile(out) and not args.rerun:
-        # Finished by an earlier, interrupted call of this script: reuse it.
-        with open(out) as f:
-            result = scores(json.load(f))
-        result.update(train_stats(work_dir))
-        return result
-    os.makedirs(work_dir, exist_ok=True)
-    options = [f'randomness.seed={seed}', 'custom_hooks=[]', *options, *args.cfg_options]
-    run(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options],
-        osp.join(work_dir, 'train.log'))
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
-         '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
+    if not (osp.isfile(out) and not args.rerun):
+        os.makedirs(work_dir, exist_ok=True)
+        config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
+        options = [f'randomness.seed={seed}', 'custom_hooks=[]', *args.cfg_options]
+        run(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options],
+            osp.join(work_dir, 'train.log'))
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
+             '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
     with open(out) as f:
         result = scores(json.load(f))
     result.update(train_stats(work_dir))
+    result['seed'] = seed
     return result
 
 
-def table(results: Dict[str, List[Dict[str, float]]]) -> str:
-    """Markdown: mean ± std over seeds of mIoU / oIoU per split, and the AML statistics."""
+def _cell(values: List[float]) -> str:
+    if not values:
+        return '—'
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.mean(values):.2f} ± {std:.2f}'
 
-    def cell(values: List[float]) -> str:
-        if not values:
-            return '—'
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f'{statistics.mean(values):.2f} ± {std:.2f}'
 
+def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
+    """Mean ± std of ``run - baseline`` over the seeds both have, and the wins out of N."""
+    base = {r['seed']: r[key] for r in baseline if key in r}
+    diffs = [r[key] - base[r['seed']] for r in runs if key in r and r['seed'] in base]
+    if not diffs:
+        return '—'
+    wins = sum(d > 0 for d in diffs)
+    return f'{_cell(diffs)} ({wins}/{len(diffs)})'
+
+
+def table(results: Dict[str, List[dict]]) -> str:
+    """Markdown: scores per split, paired differences, and the AML statistics."""
     cols = [f'{s} {m}' for s in SPLITS for m in ('mIoU', 'oIoU')]
-    lines = ['| variant | seeds | ' + ' | '.join(cols) + ' | masked | weak |',
-             '|---' * (len(cols) + 4) + '|']
+    extra = ['Δ val mIoU (wins)', 'Δ val oIoU (wins)', 'target AUC', 'object masked',
+             'context masked', 'masked']
+    lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
+             '|---' * (len(cols) + len(extra) + 2) + '|']
+    baseline = results.get('baseline', [])
     for variant, runs in results.items():
-        row = [cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r])
+        row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r])
                for s in SPLITS for m in ('mIoU', 'oIoU')]
-        stats = [cell([100 * r[k] for r in runs if k in r])
-                 for k in ('aml_mask_ratio', 'aml_weak_ratio')]
-        lines.append(f'| {LABELS[variant]} | {len(runs)} | ' + ' | '.join(row + stats) + ' |')
+        if variant == 'baseline':
+            row += ['—', '—']
+        else:
+            row += [paired(runs, baseline, 'val_mIoU'), paired(runs, baseline, 'val_oIoU')]
+        row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r]))
+        row += [_cell([100 * r[k] for r in runs if k in r])
+                for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
+        lines.append(f'| {LABELS[variant]} | {len(runs)} | ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
 
 
-def main() -> None:
-    args = parse_args()
+def chart(results: Dict[str, List[dict]], path: str) -> None:
+    """Bar chart of val mIoU and oIoU (mean, std error bars, one dot per seed)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    names = [v for v, runs in results.items() if runs]
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4))
+    width = 0.38
+    for offset, metric in ((-width / 2, 'val_mIoU'), (width / 2, 'val_oIoU')):
+        values = [[r[metric] for r in results[n] if metric in r] for n in names]
+        means = [statistics.mean(v) if v else 0 for v in values]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
+        xs = [i + offset for i in range(len(names))]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
+        for x, v in zip(xs, values):
+            ax.plot([x] * len(v), v, 'k.', markersize=4)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') for n in names],
+                       fontsize=7)
+    seeds = sorted({r['seed'] for runs in results.values() for r in runs})
+    ax.set_ylabel('percent (SynRef val, 160x160 resized)')
+    ax.set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     from tqdm import tqdm
     # Seed-major, so that an interrupted call has every variant for the seeds it finished.
     jobs = [(v, s) for s in args.seeds for v in args.variants]
-    results: Dict[str, List[Dict[str, float]]] = {v: [] for v in args.variants}
+    results: Dict[str, List[dict]] = {v: [] for v in args.variants}
     for variant, seed in tqdm(jobs, desc='ablation runs'):
         results[variant].append(one_run(args, variant, seed))
         if args.out_md:
             with open(args.out_md, 'w') as f:
                 f.write(table(results) + '\n')
+        if args.out_png:
+            chart(results, args.out_png)
     print(table(results))
 
 

@@ -5,8 +5,9 @@ Builds the config's training dataset (with its training pipeline) and model, run
 stage 1 and the alignment-aware masking on ``-n`` samples, writes one panel image per sample
 (input + expression, alignment heat map, weak set, block mask, stage-2 input, GT) to
 ``--out``, and prints the mean masked and weak fractions, so that ``tau``, ``rho``,
-``temperature`` and ``block_size`` can be tuned from them. It also prints how much of the
-referred object was masked against the background: with a trained checkpoint, AML should hide
+``temperature`` and ``block_size`` can be tuned from them. It also prints whether AML aims:
+the ROC-AUC of the block scores for the referred object (0.5 = chance) and how much of the
+object was masked against the rest of the image. With a scorer that carries signal, AML hides
 less of the object than ``--cfg-options model.aml.filter.mode=random`` does::
 
     python tools/analysis_tools/browse_aml_masks.py \
@@ -33,39 +34,33 @@ _STATS = (('aml_mask_ratio', 'masked fraction (pixels)'),
           ('aml_masked_blocks', 'masked blocks per image'),
           ('aml_weak_blocks', 'weak blocks per image'),
           ('aml_score_mean', 'alignment score mean'),
-          ('object_masked', 'object pixels masked'),
-          ('background_masked', 'background pixels masked'),
-          ('object_weak', 'object pixels weak'))
+          ('aml_target_auc', 'target ROC-AUC (blocks)'),
+          ('aml_object_masked', 'object pixels masked'),
+          ('aml_context_masked', 'context pixels masked'))
+# Per-image statistics averaged over the samples where they are defined.
+_PER_IMAGE = (('aml_target_auc', 'aml_target_auc_defined'),
+              ('aml_object_masked', 'aml_object_defined'),
+              ('aml_context_masked', 'aml_context_defined'))
 
 
-def target_overlap(aml_out, samples) -> Dict[str, float]:
-    """Per batch, how much of the referred object AML hid, against the background.
-
-    AML should hide weakly aligned regions, so with a model whose alignment scores mean
-    something, ``object_masked`` stays below ``background_masked``; with uninformative scores
-    (or ``mode='random'``) the two are about equal.
+def alignment_sums(aml_out, samples, block_size) -> Dict[str, float]:
+    """Sums and counts of the per-image alignment statistics of one batch.
 
     Returns:
-        dict: Pixel fractions summed over the batch's samples that have a GT with an object
-        (``object_masked``, ``background_masked``, ``object_weak``) and ``count``, the number
-        of such samples.
+        dict: For each statistic of ``_PER_IMAGE``, its sum over the images where it is
+        defined and, under ``<name>_count``, the number of those images (empty without GT).
     """
-    sums = dict(object_masked=0.0, background_masked=0.0, object_weak=0.0, count=0)
-    for i, sample in enumerate(samples):
-        if 'gt_sem_seg' not in sample:
-            continue
-        gt = sample.gt_sem_seg.data[0].to(aml_out.block_mask.device)
-        height, width = (min(a, b) for a, b in zip(gt.shape, aml_out.block_mask.shape[-2:]))
-        obj = gt[:height, :width] == 1
-        background = gt[:height, :width] == 0
-        if not obj.any() or not background.any():
-            continue
-        masked = aml_out.block_mask[i, 0, :height, :width]
-        weak = aml_out.weak_mask[i, 0, :height, :width]
-        sums['object_masked'] += float((masked & obj).sum() / obj.sum())
-        sums['background_masked'] += float((masked & background).sum() / background.sum())
-        sums['object_weak'] += float((weak & obj).sum() / obj.sum())
-        sums['count'] += 1
+    from mmamlris.models.aml import alignment_statistics, gt_masks
+    size = tuple(aml_out.block_mask.shape[-2:])
+    gt = gt_masks(samples, size, aml_out.block_mask.device)
+    if gt is None:
+        return {}
+    per = alignment_statistics(aml_out.score_map, aml_out.block_mask, gt, block_size,
+                               per_image=True)
+    sums = {}
+    for key, defined in _PER_IMAGE:
+        sums[key] = float((per[key] * per[defined]).sum())
+        sums[f'{key}_count'] = int(per[defined].sum())
     return sums
 
 
@@ -195,7 +190,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     visualizer = RISLocalVisualizer.get_instance(f'browse_aml_masks_{id(args)}')
 
     totals: Dict[str, float] = {}
-    overlap = dict(object_masked=0.0, background_masked=0.0, object_weak=0.0, count=0)
+    per_image: Dict[str, float] = {}
     with tqdm(total=count, desc='AML masks', unit='sample') as progress:
         for first in range(0, count, args.batch_size):
             items = [dataset[i] for i in range(first, min(first + args.batch_size, count))]
@@ -204,15 +199,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
                 aml_out = model.mask_batch(data['inputs'], data['data_samples']).aml
             for key, value in aml_out.stats.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(items)
-            for key, value in target_overlap(aml_out, data['data_samples']).items():
-                overlap[key] += value
+            for key, value in alignment_sums(aml_out, data['data_samples'],
+                                             model.aml.block_size).items():
+                per_image[key] = per_image.get(key, 0) + value
             _draw_batch(visualizer, model, data, aml_out, args.out, first)
             progress.update(len(items))
 
     means = {key: value / count for key, value in totals.items()}
-    if overlap['count']:
-        means.update({key: overlap[key] / overlap['count']
-                      for key in ('object_masked', 'background_masked', 'object_weak')})
+    for key, _ in _PER_IMAGE:  # per image, not per batch: exact over the samples
+        if per_image.get(f'{key}_count'):
+            means[key] = per_image[key] / per_image[f'{key}_count']
     print(f'AML on {count} training samples ({model.aml.scorer!r}, {model.aml.filter!r}):')
     for key, label in _STATS:
         if key in means:

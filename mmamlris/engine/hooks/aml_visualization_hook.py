@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
+from mmamlris.models.aml import alignment_statistics, gt_masks
 from mmamlris.models.utils import logits_to_mask
 from mmamlris.registry import HOOKS
 from .aml_step_recorder import AMLStepRecorder
@@ -123,6 +124,7 @@ class AMLVisualizationHook(Hook):
         images = preprocessor.denormalize(inputs[:count])
         masked = preprocessor.denormalize(record['masked_inputs'][:count])
         preds = self._predictions(model, record.get('seg_logits'), size, count)
+        alignments = self._alignments(model, record, samples, size, count)
         for i in range(count):
             sample = samples[i] if i < len(samples) else None
             meta = sample.metainfo if sample is not None else {}
@@ -141,7 +143,28 @@ class AMLVisualizationHook(Hook):
                 masked_image=masked[i, :height, :width],
                 pred_mask=preds[i][:height, :width] if preds is not None else None,
                 gt_mask=gt,
+                alignment=alignments[i],
                 step=runner.iter + 1)
+
+    @staticmethod
+    def _alignments(model: nn.Module, record: Dict[str, Tensor], samples: Sequence,
+                    size: Tuple[int, int], count: int) -> List[dict]:
+        """Per-sample ``target_auc`` / ``object_masked`` / ``context_masked`` (or empty)."""
+        gt = gt_masks(list(samples)[:count], size, record['block_mask'].device)
+        if gt is None or len(gt) < count:
+            return [{} for _ in range(count)]
+        per = alignment_statistics(record['score_map'][:count], record['block_mask'][:count], gt,
+                                   model.aml.block_size, per_image=True)
+        out = []
+        for i in range(count):
+            out.append(dict(
+                target_auc=float(per['aml_target_auc'][i])
+                if per['aml_target_auc_defined'][i] else None,
+                object_masked=float(per['aml_object_masked'][i])
+                if per['aml_object_defined'][i] else None,
+                context_masked=float(per['aml_context_masked'][i])
+                if per['aml_context_defined'][i] else None))
+        return out
 
     @staticmethod
     def _shown_size(meta: dict, size: Tuple[int, int]) -> Tuple[int, int]:

@@ -31,7 +31,9 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
       get ``weight_decay=0`` too when ``no_decay_norm=True``.
 
     Parameters with the same (lr, weight decay) share one parameter group, and the groups are
-    logged once as a short table.
+    logged once as a short table. Parameters of the AML module (``aml.*``: a trainable scorer
+    such as ``LearnedScorer``, trained by its own loss) always get groups of their own, so
+    that they never share a group with the model's parameters.
 
     Example:
         >>> optim_wrapper = dict(
@@ -61,24 +63,22 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 if isinstance(mod, NORM_TYPES):
                     norm_params.update(id(p) for p in mod.parameters(recurse=False))
 
-        groups: 'OrderedDict[Tuple[float, bool], List[nn.Parameter]]' = OrderedDict()
-        names: Dict[Tuple[float, bool], int] = {}
+        groups: 'OrderedDict[Tuple[bool, float, bool], List[nn.Parameter]]' = OrderedDict()
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
             mult = next((lr_mult[p] for p in prefixes
                          if name == p or name.startswith(p + '.')), 1.0)
             no_decay = id(param) in norm_params or any(k in name for k in no_decay_keys)
-            groups.setdefault((mult, no_decay), []).append(param)
-            names[(mult, no_decay)] = names.get((mult, no_decay), 0) + 1
+            groups.setdefault((name.startswith('aml.'), mult, no_decay), []).append(param)
 
         lines = []
-        for (mult, no_decay), group_params in groups.items():
+        for (is_aml, mult, no_decay), group_params in groups.items():
             group = dict(params=group_params, lr=self.base_lr * mult)
             if self.base_wd is not None:
                 group['weight_decay'] = 0.0 if no_decay else self.base_wd
             params.append(group)
             lines.append(f'lr={group["lr"]:.3g} weight_decay={group.get("weight_decay")} '
-                         f'tensors={names[(mult, no_decay)]}')
+                         f'tensors={len(group_params)}' + (' (aml)' if is_aml else ''))
         print_log('RISOptimWrapperConstructor parameter groups:\n  ' + '\n  '.join(lines),
                   logger='current', level=logging.INFO)

@@ -1,12 +1,16 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .alignment_aware_masking import AlignmentAwareMasking, AMLOutput
-from .filters import (AlignmentAwareFilter, BaseBlockFilter, BlockSelection,
+from .alignment_statistics import alignment_statistics, block_targets, gt_masks, ranking_auc
+from .filters import (AlignmentAwareFilter, BaseBlockFilter, BlockSelection, RandomBlockFilter,
                       ReleasedBlockFilter, official_block_mask)
-from .scorers import (BaseAlignmentScorer, PatchMaxScorer, ReleasedRelevanceScorer,
-                      minmax_per_image, official_relevance)
+from .scorers import (BaseAlignmentScorer, DecoderScorer, LearnedScorer, OracleScorer,
+                      PatchMaxScorer, ReleasedRelevanceScorer, minmax_per_image,
+                      official_relevance)
 
 __all__ = [
-    'AlignmentAwareMasking', 'AMLOutput', 'AlignmentAwareFilter', 'BaseBlockFilter',
-    'BlockSelection', 'ReleasedBlockFilter', 'official_block_mask', 'BaseAlignmentScorer',
-    'PatchMaxScorer', 'ReleasedRelevanceScorer', 'minmax_per_image', 'official_relevance'
+    'AlignmentAwareMasking', 'AMLOutput', 'alignment_statistics', 'block_targets', 'gt_masks',
+    'ranking_auc', 'AlignmentAwareFilter', 'BaseBlockFilter', 'BlockSelection',
+    'RandomBlockFilter', 'ReleasedBlockFilter', 'official_block_mask', 'BaseAlignmentScorer',
+    'DecoderScorer', 'LearnedScorer', 'OracleScorer', 'PatchMaxScorer',
+    'ReleasedRelevanceScorer', 'minmax_per_image', 'official_relevance'
 ]

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Alignment-aware masking (AML): a scorer scores the cells, a filter chooses the blocks."""
 import math
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
 import torch
 from mmengine.model import BaseModule
@@ -9,6 +9,7 @@ from mmseg.utils import ConfigType, OptSampleList
 from torch import Tensor
 
 from mmamlris.registry import MODELS
+from .alignment_statistics import alignment_statistics, gt_masks
 from .block_ops import expand_blocks
 from .filters import BaseBlockFilter
 from .scorers import BaseAlignmentScorer
@@ -34,7 +35,9 @@ class AMLOutput(NamedTuple):
         stats (dict[str, Tensor]): 0-dim float32 statistics for the log (no key contains
             ``loss``): ``aml_mask_ratio``, ``aml_weak_ratio``, ``aml_score_mean``,
             ``aml_masked_blocks``, ``aml_weak_blocks``, ``aml_block_mask_ratio`` (see
-            :meth:`BaseBlockFilter.statistics`).
+            :meth:`BaseBlockFilter.statistics`) and, when the samples carry their GT,
+            ``aml_target_auc``, ``aml_object_masked``, ``aml_context_masked`` (see
+            :func:`alignment_statistics`).
         losses (dict[str, Tensor]): The scorer's own loss terms (training only; empty for a
             scorer without parameters).
     """
@@ -54,11 +57,12 @@ class AlignmentAwareMasking(BaseModule):
     their features; it returns the images with weakly aligned blocks masked, for the stage-2
     forward and loss (the algorithm: ``docs/en/aml.md``)::
 
-        forward(inputs, vis_feat, text_feat, text_mask, data_samples)
+        forward(inputs, vis_feat, text_feat, text_mask, data_samples, seg_logits)
           no grad, float32, autocast off:
             score_map = scorer(vis_feat, text_feat, text_mask, data_samples)  # [B, 1, h, w]
             selection = filter(score_map, (H, W))          # masked / weak blocks [B, Gh, Gw]
             masked_inputs = where(block_mask, fill_value, inputs)
+            stats: the filter's, plus alignment_statistics() against the GT if present
           training, with grad: losses = scorer.loss(...)   # trainable scorers only
           -> AMLOutput(masked_inputs, block_mask, score_map, weak_mask, stats, losses)
 
@@ -103,6 +107,13 @@ class AlignmentAwareMasking(BaseModule):
         if not isinstance(self.filter, BaseBlockFilter):
             raise TypeError(f'AlignmentAwareMasking: filter must build a BaseBlockFilter '
                             f'(e.g. AlignmentAwareFilter), got {type(self.filter).__name__}.')
+        if getattr(self.scorer, 'block_size', False) is None:  # the oracle: the filter's blocks
+            self.scorer.block_size = self.filter.block_size
+
+    @property
+    def needs_seg_logits(self) -> bool:
+        """bool: Whether stage 1 must pass the decode head's logits (``seg_logits``)."""
+        return bool(getattr(self.scorer, 'needs_seg_logits', False))
 
     @property
     def block_size(self):
@@ -171,7 +182,8 @@ class AlignmentAwareMasking(BaseModule):
                          dict())
 
     def forward(self, inputs: Tensor, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None) -> AMLOutput:
+                data_samples: OptSampleList = None,
+                seg_logits: Optional[Tensor] = None) -> AMLOutput:
         """Score the alignment of every feature cell and mask weakly aligned blocks.
 
         Args:
@@ -180,18 +192,26 @@ class AlignmentAwareMasking(BaseModule):
             text_feat (Tensor): Token features ``[B, N, C_t]``.
             text_mask (Tensor): ``[B, N]`` bool, True for real tokens.
             data_samples (list[SegDataSample], optional): The batch's samples, for scorers
-                that read them (e.g. the GT).
+                that read them (e.g. the GT) and for the alignment statistics.
+            seg_logits (Tensor, optional): Stage-1 decoder logits, for a scorer that
+                :attr:`needs_seg_logits`.
 
         Returns:
             AMLOutput: See :class:`AMLOutput`.
         """
         self._check_inputs(inputs, vis_feat, text_feat, text_mask)
+        image_size = tuple(inputs.shape[-2:])
+        extra = dict(image_size=image_size, seg_logits=seg_logits)
         with torch.no_grad(), torch.autocast(device_type=inputs.device.type, enabled=False):
-            score_map = self.scorer(vis_feat, text_feat, text_mask, data_samples)
+            score_map = self.scorer(vis_feat, text_feat, text_mask, data_samples, **extra)
             out = self.mask_from_scores(inputs, score_map)
+            gt = gt_masks(data_samples, image_size, inputs.device)
+            if gt is not None:
+                out.stats.update(alignment_statistics(out.score_map, out.block_mask, gt,
+                                                      self.filter.block_size))
         if self.training:
             with torch.autocast(device_type=inputs.device.type, enabled=False):
                 losses = self.scorer.loss(vis_feat.detach(), text_feat.detach(), text_mask,
-                                          data_samples)
+                                          data_samples, **extra)
             out = out._replace(losses=losses)
         return out

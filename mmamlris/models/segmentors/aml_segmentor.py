@@ -55,7 +55,8 @@ class AMLSegmentor(BaseSegmentor):
              [aml]         mask_batch() -> [stage2_text='clean'] extract_feat(clean)
                            -> extract_feat(masked) -> encode_text() (unless reused)
                            -> decode_head.loss()
-     mask_batch(): _stage1_features() -> aml(inputs, vis[aml_feat_index], text, samples)
+     mask_batch(): _stage1_features() [-> decode_head() without grad, for a scorer that
+                   needs_seg_logits] -> aml(inputs, vis[aml_feat_index], text, samples)
      _stage1_features(): no grad: extract_feat(img, downscaled by stage1_scale)
                                -> decode_head.text_prompts() -> text_encoder()
                 (with stage1_loss_weight > 0: with grad, plus the decode head loss)
@@ -257,7 +258,12 @@ class AMLSegmentor(BaseSegmentor):
             self.aml.check_image_size(*sample.img_shape[:2])
         losses: Dict[str, Tensor] = dict()
         vis1, text1, text2 = self._stage1_features(inputs, text_inputs, data_samples, losses)
-        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1, data_samples)
+        seg_logits = None
+        if self.aml.needs_seg_logits:  # e.g. DecoderScorer: the decoder's own view, no grad
+            with torch.no_grad():
+                seg_logits = self.decode_head(vis1, *text1)
+        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1, data_samples,
+                           seg_logits=seg_logits)
         return MaskedBatch(aml_out, losses, text2)
 
     def _stage1_features(self, inputs: Tensor, text_inputs: TextInputs,

@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The interface of an alignment scorer: stage-1 features -> one score per feature cell."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from mmengine.model import BaseModule
 from mmseg.utils import OptSampleList
@@ -16,8 +16,10 @@ class BaseAlignmentScorer(BaseModule):
     expression. :class:`AlignmentAwareMasking` calls it on the stage-1 features, without
     gradient and with autocast off::
 
-        score_map = scorer(vis_feat, text_feat, text_mask, data_samples)   # [B, 1, h, w]
-        losses = scorer.loss(vis_feat, text_feat, text_mask, data_samples)  # training only
+        score_map = scorer(vis_feat, text_feat, text_mask, data_samples,
+                           image_size=(H, W), seg_logits=...)        # [B, 1, h, w]
+        losses = scorer.loss(vis_feat, text_feat, text_mask, data_samples,
+                             image_size=(H, W), seg_logits=...)      # training only
 
     A high score means "aligned" (kept), a low one "weak" (a candidate for masking); the
     filter thresholds it after bilinear upsampling to the image size, so the scores should
@@ -26,13 +28,19 @@ class BaseAlignmentScorer(BaseModule):
     ``data_samples`` (the batch's :class:`SegDataSample` s, GT included during training) let
     a scorer read the annotation; a scorer with trainable parameters returns its own loss
     terms from :meth:`loss` (keys containing ``loss`` are optimised with the model's; its
-    inputs are detached, so no gradient reaches the model through them).
+    inputs are detached, so no gradient reaches the model through them). ``image_size`` is the
+    ``(H, W)`` of the padded image batch; ``seg_logits`` are the stage-1 decoder logits, given
+    only to a scorer whose :attr:`needs_seg_logits` is True (stage 1 then runs the decoder).
+    A scorer may return its map at any resolution, the image's included.
 
     Args:
         vis_channels (int): ``C_v`` of the visual features.
         text_channels (int): ``C_t`` of the token features.
         init_cfg (dict, optional): Initialisation config.
     """
+
+    #: Whether stage 1 must run the decode head and pass its logits (``seg_logits``).
+    needs_seg_logits: bool = False
 
     def __init__(self, vis_channels: int, text_channels: int, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -44,7 +52,9 @@ class BaseAlignmentScorer(BaseModule):
         self.text_channels = text_channels
 
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None) -> Tensor:
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None,
+                seg_logits: Optional[Tensor] = None) -> Tensor:
         """Score every feature cell.
 
         Args:
@@ -52,14 +62,18 @@ class BaseAlignmentScorer(BaseModule):
             text_feat (Tensor): ``[B, N, C_t]`` float32.
             text_mask (Tensor): ``[B, N]``, True (or 1) for real tokens.
             data_samples (list[SegDataSample], optional): The batch's samples.
+            image_size (tuple[int, int], optional): ``(H, W)`` of the padded images.
+            seg_logits (Tensor, optional): Stage-1 decoder logits (``needs_seg_logits``).
 
         Returns:
-            Tensor: float32 ``[B, 1, h, w]``.
+            Tensor: float32 ``[B, 1, h', w']`` (usually the feature grid).
         """
         raise NotImplementedError
 
     def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-             data_samples: OptSampleList = None) -> Dict[str, Tensor]:
+             data_samples: OptSampleList = None,
+             image_size: Optional[Tuple[int, int]] = None,
+             seg_logits: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Loss terms of a trainable scorer; none by default."""
         return dict()
 

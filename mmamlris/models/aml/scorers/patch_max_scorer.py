@@ -106,7 +106,7 @@ class PatchMaxScorer(BaseAlignmentScorer):
                 f'score_norm={self.score_norm!r}, seed={self.seed}')
 
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None) -> Tensor:
+                data_samples: OptSampleList = None, **kwargs) -> Tensor:
         """PatchMax score of every cell, float32 ``[B, 1, h, w]`` after ``score_norm``."""
         vis_feat = vis_feat.float()
         text_feat = text_feat.float()

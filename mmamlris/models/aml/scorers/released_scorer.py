@@ -75,7 +75,7 @@ class ReleasedRelevanceScorer(BaseAlignmentScorer):
                 f'seed={self.seed}')
 
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None) -> Tensor:
+                data_samples: OptSampleList = None, **kwargs) -> Tensor:
         """Released-code relevance ``[B, 1, h, w]``; ``text_mask`` is ignored, as there."""
         return official_relevance(vis_feat.float(), text_feat.float(),
                                   self.text_proj_weight.float(), self.text_proj_bias.float())

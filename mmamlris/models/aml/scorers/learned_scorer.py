@@ -1,0 +1,91 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""A small head that learns the alignment score from the GT (beyond the paper)."""
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.utils import OptSampleList
+from torch import Tensor, nn
+
+from mmamlris.registry import MODELS
+from ..alignment_statistics import gt_masks
+from .base_scorer import BaseAlignmentScorer
+
+__all__ = ['LearnedScorer']
+
+
+@MODELS.register_module()
+class LearnedScorer(BaseAlignmentScorer):
+    """Learn what PMME meant to measure: does this cell hold the referred object?
+
+    A two-layer MLP embeds every visual cell (``1x1`` convolutions ``C_v -> D -> D``) and
+    another the expression (the masked mean of its token features, ``C_t -> D -> D``); the
+    score of a cell is ``sigmoid(s * cos(v, t) + b)`` with a learned scale ``s`` and bias
+    ``b``. Its loss (:meth:`loss`, ``loss_scorer``) is the binary cross-entropy of those logits
+    against "the cell overlaps the referred object" (the GT max-pooled to the cell grid; cells
+    made of ignored pixels only are left out). The features it receives are detached, so no
+    gradient reaches the model: only the head learns, from its own loss, in its own parameter
+    group (``aml.scorer.*``). Inference never runs it.
+
+    Early in training the head is random and its scores carry no signal; AML then masks about
+    as a random mask does, until ``aml_target_auc`` rises.
+
+    Args:
+        vis_channels (int): ``C_v`` of the visual features.
+        text_channels (int): ``C_t`` of the token features.
+        embed_dim (int): ``D``. Defaults to 64.
+        loss_weight (float): Weight of ``loss_scorer``. Defaults to 1.0.
+        ignore_index (int): GT value of ignored pixels. Defaults to 255.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 vis_channels: int,
+                 text_channels: int,
+                 embed_dim: int = 64,
+                 loss_weight: float = 1.0,
+                 ignore_index: int = 255,
+                 init_cfg=None) -> None:
+        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+        self.vis_embed = nn.Sequential(
+            nn.Conv2d(vis_channels, embed_dim, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(embed_dim, embed_dim, 1))
+        self.text_embed = nn.Sequential(
+            nn.Linear(text_channels, embed_dim), nn.ReLU(inplace=True),
+            nn.Linear(embed_dim, embed_dim))
+        self.logit_scale = nn.Parameter(torch.tensor(10.0))
+        self.logit_bias = nn.Parameter(torch.tensor(-2.0))
+        self.loss_weight = float(loss_weight)
+        self.ignore_index = ignore_index
+
+    def logits(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor) -> Tensor:
+        """``[B, 1, h, w]`` alignment logits (float32)."""
+        vis = F.normalize(self.vis_embed(vis_feat.float()), dim=1)  # [B, D, h, w]
+        valid = text_mask.bool()[..., None].float()
+        sentence = (text_feat.float() * valid).sum(1) / valid.sum(1).clamp(min=1)
+        text = F.normalize(self.text_embed(sentence), dim=-1)  # [B, D]
+        cos = torch.einsum('bdhw,bd->bhw', vis, text)[:, None]
+        return self.logit_scale * cos + self.logit_bias
+
+    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Tensor:
+        """``sigmoid`` of the logits: the probability that a cell holds the object."""
+        return self.logits(vis_feat, text_feat, text_mask).sigmoid()
+
+    def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+             data_samples: OptSampleList = None,
+             image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Dict[str, Tensor]:
+        """``loss_scorer``: BCE of the cell logits against the GT cells."""
+        if image_size is None:
+            raise ValueError('LearnedScorer.loss needs the image size (AlignmentAwareMasking '
+                             'passes it).')
+        gt = gt_masks(data_samples, image_size, vis_feat.device, required_by='LearnedScorer')
+        logits = self.logits(vis_feat, text_feat, text_mask)
+        grid = logits.shape[-2:]
+        valid = gt != self.ignore_index
+        target = F.adaptive_max_pool2d((valid & (gt != 0)).float()[:, None], grid)
+        cell_valid = F.adaptive_max_pool2d(valid.float()[:, None], grid) > 0
+        loss = F.binary_cross_entropy_with_logits(logits, target, reduction='none')
+        loss = (loss * cell_valid).sum() / cell_valid.sum().clamp(min=1)
+        return dict(loss_scorer=self.loss_weight * loss)

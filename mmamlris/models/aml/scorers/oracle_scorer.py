@@ -1,0 +1,63 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""The GT as an alignment score: the upper bound of any alignment-aware scorer."""
+from typing import Optional, Sequence, Tuple, Union
+
+from mmseg.utils import OptSampleList
+from torch import Tensor
+
+from mmamlris.registry import MODELS
+from ..alignment_statistics import block_targets, gt_masks
+from ..block_ops import as_pair, expand_blocks
+from .base_scorer import BaseAlignmentScorer
+
+__all__ = ['OracleScorer']
+
+
+@MODELS.register_module()
+class OracleScorer(BaseAlignmentScorer):
+    """Score 1 on every block that holds a pixel of the referred object, 0 elsewhere.
+
+    It reads the GT of the batch (training only) and returns a map at pixel resolution,
+    ``[B, 1, H, W]``, constant on the filter's blocks, so that with any ``tau`` in ``(0, 1]`` a
+    block holding any pixel of the referred object is never weak and never masked by
+    :class:`AlignmentAwareFilter` (``aml_object_masked`` is exactly 0), while ``rho`` of the
+    other blocks are. It answers the question behind AML directly: does hiding context that does
+    not match the expression help at all? (:class:`ReleasedBlockFilter`'s indexing slip can
+    still hide object blocks.) The features are not used.
+
+    Args:
+        vis_channels (int): ``C_v`` of the visual features (checked, not used).
+        text_channels (int): ``C_t`` of the token features (checked, not used).
+        block_size (int | tuple[int, int], optional): The filter's block; ``None`` (default)
+            takes it from the filter of :class:`AlignmentAwareMasking`.
+        ignore_index (int): GT value of ignored pixels (counted as context). Defaults to 255.
+        init_cfg (dict, optional): Unused (no parameters).
+    """
+
+    def __init__(self,
+                 vis_channels: int,
+                 text_channels: int,
+                 block_size: Optional[Union[int, Sequence[int]]] = None,
+                 ignore_index: int = 255,
+                 init_cfg=None) -> None:
+        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+        self.block_size: Optional[Tuple[int, int]] = (
+            None if block_size is None else as_pair(block_size, 'block_size', 'OracleScorer'))
+        self.ignore_index = ignore_index
+
+    def extra_repr(self) -> str:
+        return f'block_size={self.block_size}, ignore_index={self.ignore_index}'
+
+    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Tensor:
+        """``[B, 1, H, W]`` float32: 1 on the blocks that hold the object, 0 elsewhere."""
+        if self.block_size is None:
+            raise ValueError('OracleScorer: block_size is unset; build it inside '
+                             'AlignmentAwareMasking (which passes the filter\'s) or set it.')
+        if image_size is None:
+            raise ValueError('OracleScorer needs the image size (AlignmentAwareMasking passes '
+                             'it).')
+        gt = gt_masks(data_samples, image_size, vis_feat.device, required_by='OracleScorer')
+        target, _ = block_targets(gt, self.block_size, self.ignore_index)
+        return expand_blocks(target, image_size, self.block_size).float()

@@ -1,0 +1,143 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""OracleScorer, LearnedScorer, DecoderScorer and RandomBlockFilter, inside AMLSegmentor."""
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mmengine.optim import build_optim_wrapper
+
+from mmamlris.engine.hooks import AMLStepRecorder
+from mmamlris.registry import MODELS
+from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
+
+SCORERS = ('PatchMaxScorer', 'OracleScorer', 'LearnedScorer', 'DecoderScorer',
+           'ReleasedRelevanceScorer')
+
+
+def build(aml):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_segmentor_cfg(aml=aml))
+    model.init_weights()
+    return model
+
+
+def batch(model, training=True, seed=0, **kwargs):
+    return model.data_preprocessor(demo_ris_inputs(seed=seed, **kwargs), training)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), tau=st.sampled_from([0.01, 0.4, 1.0]),
+       rho=st.sampled_from([0.25, 1.0]), granularity=st.sampled_from(['block', 'pixel']))
+def test_oracle_never_masks_the_referred_object(seed, tau, rho, granularity):
+    gen = torch.Generator().manual_seed(seed)
+    model = build(tiny_aml_cfg(scorer=dict(type='OracleScorer'), tau=tau, rho=rho,
+                               granularity=granularity))
+    data = batch(model, batch_size=3, image_shapes=((64, 96), (70, 50)))
+    for sample in data['data_samples']:  # a random 8 x 8 box as the referred object
+        gt = sample.gt_sem_seg.data
+        y, x = (int(torch.randint(0, s - 7, (1, ), generator=gen)) for s in sample.img_shape)
+        gt[gt == 1] = 0
+        gt[0, y:y + 8, x:x + 8] = 1
+    with torch.no_grad():
+        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+    assert out.stats['aml_object_masked'].item() == 0.0
+    assert out.stats['aml_target_auc'].item() == 1.0
+    for i, sample in enumerate(data['data_samples']):
+        assert not (out.block_mask[i, 0] & (sample.gt_sem_seg.data[0] == 1)).any()
+    if tau > 0.01 and rho == 1.0 and granularity == 'block':
+        assert out.stats['aml_context_masked'].item() > 0  # the other blocks are masked
+
+
+def test_oracle_needs_the_gt():
+    model = build(tiny_aml_cfg(scorer=dict(type='OracleScorer')))
+    data = batch(model)
+    for sample in data['data_samples']:
+        del sample.gt_sem_seg
+    with pytest.raises(ValueError, match='OracleScorer reads the GT'):
+        model.mask_batch(data['inputs'], data['data_samples'])
+
+
+def test_learned_scorer_trains_only_itself_in_its_own_parameter_group():
+    model = build(tiny_aml_cfg(scorer=dict(type='LearnedScorer', embed_dim=8)))
+    scorer_params = dict(model.aml.scorer.named_parameters())
+    assert {'logit_scale', 'logit_bias'} <= set(scorer_params)
+    assert all(f'aml.scorer.{k}' in model.state_dict() for k in scorer_params)
+    losses = model(**batch(model), mode='loss')
+    assert 'aml.loss_scorer' in losses and torch.isfinite(losses['aml.loss_scorer'])
+    # the scorer's loss reaches the scorer only; the model's loss never reaches the scorer
+    losses['aml.loss_scorer'].backward(retain_graph=True)
+    assert all(p.grad is not None for p in scorer_params.values())
+    assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith('aml.'))
+    model.zero_grad(set_to_none=True)
+    losses['decode.loss_ce'].backward()
+    assert all(p.grad is None for p in scorer_params.values())
+    optim = build_optim_wrapper(model, dict(
+        type='OptimWrapper', constructor='RISOptimWrapperConstructor',
+        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
+        paramwise_cfg=dict(lr_mult={'text_encoder': 0.1})))
+    ids = {id(p) for p in scorer_params.values()}
+    for group in optim.optimizer.param_groups:
+        inside = {id(p) in ids for p in group['params']}
+        assert len(inside) == 1, 'a group mixes scorer and model parameters'
+    assert sum(len(g['params']) for g in optim.optimizer.param_groups
+               if id(g['params'][0]) in ids) == len(scorer_params)
+
+
+def test_learned_scorer_learns_the_target_cells():
+    # blocks of one cell (stride 32): the AUC over blocks is the AUC over the scored cells
+    model = build(tiny_aml_cfg(scorer=dict(type='LearnedScorer', embed_dim=16), block_size=32))
+    model.eval()  # fixed features: only the scorer changes
+    model.aml.train()  # AML computes the scorer's loss in training mode
+    raw = demo_ris_inputs(batch_size=6, image_shapes=((64, 64), ), seed=1)
+    for image, sample in zip(raw['inputs'], raw['data_samples']):
+        image[:, sample.gt_sem_seg.data[0] == 1] = 255  # the referred object: a white square
+    data = model.data_preprocessor(raw, True)
+    scorer = model.aml.scorer
+    optim = torch.optim.Adam(scorer.parameters(), lr=0.02)
+    for _ in range(100):
+        optim.zero_grad()
+        loss = model.mask_batch(data['inputs'], data['data_samples']).aml.losses
+        loss['loss_scorer'].backward()
+        optim.step()
+    with torch.no_grad():
+        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+    assert out.stats['aml_target_auc'].item() > 0.9
+
+
+def test_decoder_scorer_reads_the_stage1_decoder_without_gradient():
+    model = build(tiny_aml_cfg(scorer=dict(type='DecoderScorer')))
+    calls = []
+    model.decode_head.register_forward_hook(
+        lambda m, a, o: calls.append((torch.is_grad_enabled(), o.detach())))
+    data = batch(model)
+    with AMLStepRecorder(model) as recorder:
+        model(**data, mode='loss')
+    assert [grad for grad, _ in calls] == [False, True]  # stage 1 (scores), stage 2 (loss)
+    expected = calls[0][1].float().softmax(dim=1)[:, 1:2]
+    assert torch.equal(recorder.record['score_map'], expected)
+
+
+def test_random_block_filter_masks_a_fixed_share_of_the_blocks():
+    model = build(tiny_aml_cfg(filter=dict(type='RandomBlockFilter', ratio=0.6, block_size=16)))
+    data = batch(model, batch_size=3, image_shapes=((64, 96), ))
+    with torch.no_grad():
+        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+    blocks = out.block_mask[:, 0, ::16, ::16].flatten(1)
+    assert blocks.sum(1).tolist() == [14] * 3  # floor(0.6 * 24 + 0.5) of the 4 x 6 blocks
+    assert (blocks[0] != blocks[1]).any()  # drawn per image
+    assert out.stats['aml_weak_ratio'].item() == 1.0
+
+
+@pytest.mark.parametrize('scorer', SCORERS)
+def test_predict_is_bit_identical_for_every_scorer(scorer):
+    baseline = build(None).eval()
+    with_aml = build(tiny_aml_cfg(scorer=dict(type=scorer)))
+    with_aml.load_state_dict(baseline.state_dict(), strict=False)
+    with_aml.eval()
+    data = demo_ris_inputs(batch_size=2, image_shapes=((64, 96), ))
+    for a, b in zip(baseline.test_step(copy.deepcopy(data)),
+                    with_aml.test_step(copy.deepcopy(data))):
+        assert torch.equal(a.seg_logits.data, b.seg_logits.data)
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)

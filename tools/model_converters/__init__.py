@@ -1,0 +1,1 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
