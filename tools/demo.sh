@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-CONFIG="${1:-configs/amlris/amlris_lite_minilm_synref-160x160.py}"
+CONFIG="${1:-configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py}"
 shift || true
 bash tools/setup_env.sh
 PY=.venv/bin/python

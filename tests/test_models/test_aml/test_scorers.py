@@ -141,3 +141,18 @@ def test_predict_is_bit_identical_for_every_scorer(scorer):
                     with_aml.test_step(copy.deepcopy(data))):
         assert torch.equal(a.seg_logits.data, b.seg_logits.data)
         assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+
+
+def test_learned_scorer_rescales_each_image_unless_told_not_to():
+    from mmamlris.models.aml import LearnedScorer
+    torch.manual_seed(0)
+    scorer = LearnedScorer(8, 6, embed_dim=4)
+    vis, text = torch.randn(2, 8, 3, 3), torch.randn(2, 5, 6)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    score = scorer(vis, text, mask)
+    assert torch.allclose(score.flatten(1).amin(1), torch.zeros(2))
+    assert torch.allclose(score.flatten(1).amax(1), torch.ones(2))
+    scorer.score_norm = 'none'
+    assert torch.equal(scorer(vis, text, mask), scorer.logits(vis, text, mask).sigmoid())
+    with pytest.raises(ValueError, match='score_norm'):
+        LearnedScorer(8, 6, score_norm='rank')
