@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmamlris.registry import MODELS
-from mmamlris.utils.errors import InputValueError
 from ..block_ops import draw_without_replacement, expand_blocks, pool_blocks
 from .base_filter import BaseBlockFilter, BlockSelection
 
@@ -85,14 +84,8 @@ class AlignmentAwareFilter(BaseBlockFilter):
             InputValueError: If ``granularity='block'``, ``mode != 'none'`` and ``height`` or
                 ``width`` is smaller than the block.
         """
-        block_h, block_w = self.block_size
-        if (self.granularity == 'block' and self.mode != 'none'
-                and (height < block_h or width < block_w)):
-            raise InputValueError(
-                f'AlignmentAwareMasking: the input images are {height}x{width}, smaller than '
-                f'one AML block ({block_h}x{block_w}), so a masked block would hide the whole '
-                'image. Resize the images to at least the block size (the `scale` of Resize in '
-                'the pipeline) or lower model.aml.filter.block_size.')
+        if self.granularity == 'block' and self.mode != 'none':
+            self.refuse_smaller_than_a_block(height, width)
 
     def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
         """Weak blocks by ``tau``, then ``rho`` of them (or as many random blocks)."""

@@ -6,6 +6,7 @@ from typing import Dict, NamedTuple, Sequence, Tuple, Union
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmamlris.utils.errors import InputValueError
 from ..block_ops import as_pair, block_area
 
 __all__ = ['BaseBlockFilter', 'BlockSelection']
@@ -60,6 +61,19 @@ class BaseBlockFilter(BaseModule):
 
     def check_image_size(self, height: int, width: int) -> None:
         """Refuse image sizes the filter cannot mask sensibly (nothing by default)."""
+
+    def refuse_smaller_than_a_block(self, height: int, width: int) -> None:
+        """Raise :class:`InputValueError` if ``height x width`` is smaller than one block.
+
+        For the filters that mask whole blocks: a masked block would hide the whole image.
+        """
+        block_h, block_w = self.block_size
+        if height < block_h or width < block_w:
+            raise InputValueError(
+                f'AlignmentAwareMasking: the input images are {height}x{width}, smaller than '
+                f'one AML block ({block_h}x{block_w}), so a masked block would hide the whole '
+                'image. Resize the images to at least the block size (the `scale` of Resize in '
+                'the pipeline) or lower model.aml.filter.block_size.')
 
     def statistics(self, selection: BlockSelection, image_size: Tuple[int, int]
                    ) -> Dict[str, Tensor]:

@@ -40,12 +40,7 @@ class RandomBlockFilter(BaseBlockFilter):
 
     def check_image_size(self, height: int, width: int) -> None:
         """Refuse images smaller than one block (a masked block would hide all of it)."""
-        block_h, block_w = self.block_size
-        if height < block_h or width < block_w:
-            from mmamlris.utils.errors import InputValueError
-            raise InputValueError(
-                f'AlignmentAwareMasking: the input images are {height}x{width}, smaller than '
-                f'one AML block ({block_h}x{block_w}); lower model.aml.filter.block_size.')
+        self.refuse_smaller_than_a_block(height, width)
 
     def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
         """``ratio`` of the blocks of every image, drawn without replacement."""
