@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mmamlris.testing.tiny_configs import REPO_ROOT, make_tiny_synref, write_tiny_config
 from tools.analysis_tools import ablation_synref as ablation
 
@@ -64,3 +66,18 @@ def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
     assert (official.stage1_loss_weight, official.stage2_text) == (0.5, 'clean')
     random = Config.fromfile(ablation.variant_config(args, 'random', str(tmp_path / 'r.py')))
     assert random.model.aml.filter.mode == 'random' and random.model.aml.filter.tau == 0.4
+
+
+def test_scorer_options_reach_only_their_variant(tmp_path):
+    from mmengine.config import Config
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--scorer-options',
+                                'learned.aux_feat_indices=[-2]', 'learned.aux_channels=[128]'])
+    learned = Config.fromfile(ablation.variant_config(args, 'learned', str(tmp_path / 'l.py')))
+    assert learned.model.aml.scorer.type == 'LearnedScorer'
+    assert learned.model.aml.scorer.aux_feat_indices == [-2]
+    assert learned.model.aml.scorer.aux_channels == [128]
+    oracle = Config.fromfile(ablation.variant_config(args, 'oracle', str(tmp_path / 'o.py')))
+    assert 'aux_feat_indices' not in oracle.model.aml.scorer
+    for bad in ('learned=1', 'nosuch.x=1', 'learned.x=not a literal'):
+        with pytest.raises(SystemExit, match='--scorer-options'):
+            ablation.parse_args(['--scorer-options', bad])

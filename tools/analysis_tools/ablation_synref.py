@@ -20,6 +20,7 @@ Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
         --out-png docs/en/_static/ablation_synref.png
 """
 import argparse
+import ast
 import glob
 import json
 import os
@@ -71,13 +72,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/ablation_synref')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra key=value options for every run')
+    parser.add_argument(
+        '--scorer-options', nargs='*', default=[], metavar='VARIANT.KEY=VALUE',
+        help='extra scorer arguments of one variant, VALUE a Python literal (e.g. '
+        'learned.aux_feat_indices=[-2] learned.aux_channels=[96])')
     parser.add_argument('--out-md', help='also write the markdown table to this file '
                         '(rewritten after every run, so an interrupted call leaves a table)')
     parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run is in --work-dir '
                         '(by default finished runs are reused, so a call can be resumed)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.scorer_options = parse_scorer_options(args.scorer_options)
+    return args
+
+
+def parse_scorer_options(items: List[str]) -> Dict[str, dict]:
+    """``['learned.embed_dim=32']`` -> ``{'learned': {'embed_dim': 32}}``."""
+    options: Dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        variant, dot, name = key.partition('.')
+        if not (sep and dot and name) or variant not in VARIANTS:
+            raise SystemExit(f'--scorer-options: expected VARIANT.KEY=VALUE with VARIANT one of '
+                             f'{sorted(VARIANTS)}, got {item!r}.')
+        try:
+            options.setdefault(variant, {})[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f'--scorer-options: {item!r}: the value is not a Python literal.')
+    return options
 
 
 def run(cmd: List[str], log_file: str) -> None:
@@ -128,6 +151,7 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     if scorer is not None:
         channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')}
         aml.scorer = dict(scorer, **channels)
+    aml.scorer.update(args.scorer_options.get(variant, {}))
     if block_filter is not None:
         if 'type' in block_filter:  # another filter: keep only the block size
             aml.filter = dict(block_filter, block_size=aml.filter.block_size)

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Alignment-aware masking (AML): a scorer scores the cells, a filter chooses the blocks."""
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -57,7 +57,7 @@ class AlignmentAwareMasking(BaseModule):
     their features; it returns the images with weakly aligned blocks masked, for the stage-2
     forward and loss (the algorithm: ``docs/en/aml.md``)::
 
-        forward(inputs, vis_feat, text_feat, text_mask, data_samples, seg_logits)
+        forward(inputs, vis_feat, text_feat, text_mask, data_samples, seg_logits, vis_levels)
           no grad, float32, autocast off:
             score_map = scorer(vis_feat, text_feat, text_mask, data_samples)  # [B, 1, h, w]
             selection = filter(score_map, (H, W))          # masked / weak blocks [B, Gh, Gw]
@@ -183,7 +183,8 @@ class AlignmentAwareMasking(BaseModule):
 
     def forward(self, inputs: Tensor, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
-                seg_logits: Optional[Tensor] = None) -> AMLOutput:
+                seg_logits: Optional[Tensor] = None,
+                vis_levels: Optional[Sequence[Tensor]] = None) -> AMLOutput:
         """Score the alignment of every feature cell and mask weakly aligned blocks.
 
         Args:
@@ -195,13 +196,15 @@ class AlignmentAwareMasking(BaseModule):
                 that read them (e.g. the GT) and for the alignment statistics.
             seg_logits (Tensor, optional): Stage-1 decoder logits, for a scorer that
                 :attr:`needs_seg_logits`.
+            vis_levels (list[Tensor], optional): Every stage-1 feature level, for a scorer
+                that reads more than ``vis_feat`` (e.g. ``LearnedScorer(aux_feat_indices=...)``).
 
         Returns:
             AMLOutput: See :class:`AMLOutput`.
         """
         self._check_inputs(inputs, vis_feat, text_feat, text_mask)
         image_size = tuple(inputs.shape[-2:])
-        extra = dict(image_size=image_size, seg_logits=seg_logits)
+        extra = dict(image_size=image_size, seg_logits=seg_logits, vis_levels=vis_levels)
         with torch.no_grad(), torch.autocast(device_type=inputs.device.type, enabled=False):
             score_map = self.scorer(vis_feat, text_feat, text_mask, data_samples, **extra)
             out = self.mask_from_scores(inputs, score_map)

@@ -56,7 +56,8 @@ class AMLSegmentor(BaseSegmentor):
                            -> extract_feat(masked) -> encode_text() (unless reused)
                            -> decode_head.loss()
      mask_batch(): _stage1_features() [-> decode_head() without grad, for a scorer that
-                   needs_seg_logits] -> aml(inputs, vis[aml_feat_index], text, samples)
+                   needs_seg_logits] -> aml(inputs, vis[aml_feat_index], text, samples,
+                                            vis_levels=vis)
      _stage1_features(): no grad: extract_feat(img, downscaled by stage1_scale)
                                -> decode_head.text_prompts() -> text_encoder()
                 (with stage1_loss_weight > 0: with grad, plus the decode head loss)
@@ -263,7 +264,7 @@ class AMLSegmentor(BaseSegmentor):
             with torch.no_grad():
                 seg_logits = self.decode_head(vis1, *text1)
         aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1, data_samples,
-                           seg_logits=seg_logits)
+                           seg_logits=seg_logits, vis_levels=vis1)
         return MaskedBatch(aml_out, losses, text2)
 
     def _stage1_features(self, inputs: Tensor, text_inputs: TextInputs,

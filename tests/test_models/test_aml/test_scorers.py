@@ -156,3 +156,55 @@ def test_learned_scorer_rescales_each_image_unless_told_not_to():
     assert torch.equal(scorer(vis, text, mask), scorer.logits(vis, text, mask).sigmoid())
     with pytest.raises(ValueError, match='score_norm'):
         LearnedScorer(8, 6, score_norm='rank')
+
+
+def test_learned_scorer_pools_the_finer_levels_into_its_cells():
+    from mmamlris.models.aml import LearnedScorer
+    torch.manual_seed(0)
+    scorer = LearnedScorer(8, 6, embed_dim=4, aux_feat_indices=(0, ), aux_channels=(3, ))
+    assert scorer.vis_embed[0].in_channels == 8 + 2 * 3  # vis + max- and mean-pooled level
+    vis, text = torch.randn(2, 8, 2, 2), torch.randn(2, 5, 6)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    fine = torch.randn(2, 3, 4, 4, requires_grad=True)
+    cells = scorer._cells(vis, [fine, vis])
+    top_left = fine.detach()[:, :, :2, :2].flatten(2)
+    assert torch.equal(cells[:, :8], vis)
+    assert torch.equal(cells[:, 8:11, 0, 0], top_left.amax(-1))
+    assert torch.allclose(cells[:, 11:, 0, 0], top_left.mean(-1))
+    # only the scorer learns: no gradient flows back into the levels it reads
+    logits = scorer.logits(vis, text, mask, [fine, vis])
+    logits.sum().backward()
+    assert fine.grad is None
+    # the finer level changes the score of the cell it falls into, and only that one
+    other = fine.detach().clone()
+    other[0, :, 3, 3] += 5
+    delta = scorer.logits(vis, text, mask, [other, vis]) - logits.detach()
+    assert delta[0, 0, 1, 1] != 0 and delta[0, 0, :1].eq(0).all() and delta[1].eq(0).all()
+
+
+def test_learned_scorer_aux_level_errors():
+    from mmamlris.models.aml import LearnedScorer
+    with pytest.raises(ValueError, match='one positive width per index'):
+        LearnedScorer(8, 6, aux_feat_indices=(-2, ), aux_channels=())
+    scorer = LearnedScorer(8, 6, aux_feat_indices=(-2, ), aux_channels=(3, ))
+    vis, text = torch.randn(1, 8, 2, 2), torch.randn(1, 5, 6)
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    with pytest.raises(ValueError, match='needs the stage-1 feature levels'):
+        scorer(vis, text, mask)
+    with pytest.raises(ValueError, match='set aux_channels'):
+        scorer(vis, text, mask, vis_levels=[torch.randn(1, 4, 4, 4), vis])
+    with pytest.raises(ValueError, match='has 1 feature levels'):
+        scorer(vis, text, mask, vis_levels=[vis])
+
+
+def test_learned_scorer_reads_the_finer_levels_inside_the_segmentor():
+    scorer = dict(type='LearnedScorer', embed_dim=8, aux_feat_indices=(-2, -3),
+                  aux_channels=(32, 16))
+    model = build(tiny_aml_cfg(scorer=scorer))
+    seen = []
+    model.aml.scorer.register_forward_hook(
+        lambda m, args, kwargs, out: seen.append([t.shape for t in kwargs['vis_levels']]),
+        with_kwargs=True)
+    losses = model(**batch(model), mode='loss')
+    assert torch.isfinite(losses['aml.loss_scorer'])
+    assert [s[1] for s in seen[0]] == [8, 16, 32, 64]  # every level of the tiny backbone

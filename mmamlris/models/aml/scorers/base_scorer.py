@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The interface of an alignment scorer: stage-1 features -> one score per feature cell."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
 from mmseg.utils import OptSampleList
@@ -54,7 +54,8 @@ class BaseAlignmentScorer(BaseModule):
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
                 image_size: Optional[Tuple[int, int]] = None,
-                seg_logits: Optional[Tensor] = None) -> Tensor:
+                seg_logits: Optional[Tensor] = None,
+                vis_levels: Optional[Sequence[Tensor]] = None) -> Tensor:
         """Score every feature cell.
 
         Args:
@@ -64,6 +65,8 @@ class BaseAlignmentScorer(BaseModule):
             data_samples (list[SegDataSample], optional): The batch's samples.
             image_size (tuple[int, int], optional): ``(H, W)`` of the padded images.
             seg_logits (Tensor, optional): Stage-1 decoder logits (``needs_seg_logits``).
+            vis_levels (list[Tensor], optional): Every stage-1 feature level (``vis_feat`` is
+                one of them), for scorers that read more than one.
 
         Returns:
             Tensor: float32 ``[B, 1, h', w']`` (usually the feature grid).
@@ -73,7 +76,8 @@ class BaseAlignmentScorer(BaseModule):
     def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
              data_samples: OptSampleList = None,
              image_size: Optional[Tuple[int, int]] = None,
-             seg_logits: Optional[Tensor] = None) -> Dict[str, Tensor]:
+             seg_logits: Optional[Tensor] = None,
+             vis_levels: Optional[Sequence[Tensor]] = None) -> Dict[str, Tensor]:
         """Loss terms of a trainable scorer; none by default."""
         return dict()
 

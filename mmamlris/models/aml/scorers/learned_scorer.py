@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """A small head that learns the alignment score from the GT (beyond the paper)."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +34,23 @@ class LearnedScorer(BaseAlignmentScorer):
     head's probabilities stay small for the rare object cells (measured: with ``'none'`` every
     block scored below ``tau = 0.4`` and AML masked uniformly although the ranking was good).
 
+    A coarse level alone knows little about where an object's edge falls inside its cell.
+    ``aux_feat_indices`` adds finer stage-1 levels (indices into the feature list that
+    :class:`AMLSegmentor` passes as ``vis_levels``): each is max- and mean-pooled to the cell
+    grid and concatenated to ``vis_feat`` before the cell MLP (nothing is recomputed: stage 1
+    has those levels already)::
+
+        cells = cat(vis_feat, max_pool(level_i), avg_pool(level_i), ...)   # [B, C, h, w]
+        logit = s * cos(mlp_v(cells), mlp_t(mean of the tokens)) + b       # [B, 1, h, w]
+
     Args:
         vis_channels (int): ``C_v`` of the visual features.
         text_channels (int): ``C_t`` of the token features.
         embed_dim (int): ``D``. Defaults to 64.
+        aux_feat_indices (Sequence[int]): Indices of finer stage-1 levels to pool into the
+            cells (e.g. ``(-2,)``: the stride-16 level next to a stride-32 ``vis_feat``).
+            Defaults to ``()``.
+        aux_channels (Sequence[int]): Channels of those levels, one per index.
         loss_weight (float): Weight of ``loss_scorer``. Defaults to 1.0.
         score_norm (str): ``'minmax'`` or ``'none'`` (the raw probabilities).
         ignore_index (int): GT value of ignored pixels. Defaults to 255.
@@ -48,6 +61,8 @@ class LearnedScorer(BaseAlignmentScorer):
                  vis_channels: int,
                  text_channels: int,
                  embed_dim: int = 64,
+                 aux_feat_indices: Sequence[int] = (),
+                 aux_channels: Sequence[int] = (),
                  loss_weight: float = 1.0,
                  score_norm: str = 'minmax',
                  ignore_index: int = 255,
@@ -57,8 +72,10 @@ class LearnedScorer(BaseAlignmentScorer):
             raise ValueError(f"LearnedScorer: score_norm must be 'none' or 'minmax', got "
                              f'{score_norm!r}.')
         self.score_norm = score_norm
+        self._init_aux_levels(aux_feat_indices, aux_channels)
+        cell_channels = vis_channels + 2 * sum(self.aux_channels)
         self.vis_embed = nn.Sequential(
-            nn.Conv2d(vis_channels, embed_dim, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(cell_channels, embed_dim, 1), nn.ReLU(inplace=True),
             nn.Conv2d(embed_dim, embed_dim, 1))
         self.text_embed = nn.Sequential(
             nn.Linear(text_channels, embed_dim), nn.ReLU(inplace=True),
@@ -68,9 +85,46 @@ class LearnedScorer(BaseAlignmentScorer):
         self.loss_weight = float(loss_weight)
         self.ignore_index = ignore_index
 
-    def logits(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor) -> Tensor:
+    def _init_aux_levels(self, indices: Sequence[int], channels: Sequence[int]) -> None:
+        """Check and keep the finer levels' indices and widths."""
+        indices, channels = tuple(indices), tuple(channels)
+        if len(indices) != len(channels) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in indices + channels) \
+                or any(c <= 0 for c in channels):
+            raise ValueError(f'LearnedScorer: aux_feat_indices and aux_channels must be ints, '
+                             f'one positive width per index, got {indices!r} and '
+                             f'{channels!r}.')
+        self.aux_feat_indices = indices
+        self.aux_channels = channels
+
+    def _cells(self, vis_feat: Tensor, vis_levels: Optional[Sequence[Tensor]]) -> Tensor:
+        """``vis_feat`` with the finer levels pooled to its grid, float32 and detached."""
+        cells: List[Tensor] = [vis_feat.detach().float()]
+        if not self.aux_feat_indices:
+            return cells[0]
+        if vis_levels is None:
+            raise ValueError('LearnedScorer(aux_feat_indices=...) needs the stage-1 feature '
+                             'levels (vis_levels); AMLSegmentor passes them.')
+        grid = vis_feat.shape[-2:]
+        for index, width in zip(self.aux_feat_indices, self.aux_channels):
+            try:
+                level = vis_levels[index].detach().float()
+            except IndexError:
+                raise ValueError(f'LearnedScorer: aux_feat_indices has {index}, but stage 1 '
+                                 f'has {len(vis_levels)} feature levels.') from None
+            if level.dim() != 4 or level.shape[1] != width or level.shape[0] != \
+                    vis_feat.shape[0] or level.shape[-2] < grid[0] or level.shape[-1] < grid[1]:
+                raise ValueError(f'LearnedScorer: level {index} must be [B, {width}, h, w] '
+                                 f'with h, w at least the cell grid {tuple(grid)}, got '
+                                 f'{tuple(level.shape)}; set aux_channels to its width.')
+            cells += [F.adaptive_max_pool2d(level, grid), F.adaptive_avg_pool2d(level, grid)]
+        return torch.cat(cells, dim=1)
+
+    def logits(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+               vis_levels: Optional[Sequence[Tensor]] = None) -> Tensor:
         """``[B, 1, h, w]`` alignment logits (float32)."""
-        vis = F.normalize(self.vis_embed(vis_feat.float()), dim=1)  # [B, D, h, w]
+        cells = self._cells(vis_feat, vis_levels)
+        vis = F.normalize(self.vis_embed(cells), dim=1)  # [B, D, h, w]
         valid = text_mask.bool()[..., None].float()
         sentence = (text_feat.float() * valid).sum(1) / valid.sum(1).clamp(min=1)
         text = F.normalize(self.text_embed(sentence), dim=-1)  # [B, D]
@@ -79,21 +133,23 @@ class LearnedScorer(BaseAlignmentScorer):
 
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
-                image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Tensor:
+                image_size: Optional[Tuple[int, int]] = None,
+                vis_levels: Optional[Sequence[Tensor]] = None, **kwargs) -> Tensor:
         """``sigmoid`` of the logits (the probability that a cell holds the object), rescaled
         per image with ``score_norm='minmax'``."""
-        score = self.logits(vis_feat, text_feat, text_mask).sigmoid()
+        score = self.logits(vis_feat, text_feat, text_mask, vis_levels).sigmoid()
         return minmax_per_image(score) if self.score_norm == 'minmax' else score
 
     def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
              data_samples: OptSampleList = None,
-             image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Dict[str, Tensor]:
+             image_size: Optional[Tuple[int, int]] = None,
+             vis_levels: Optional[Sequence[Tensor]] = None, **kwargs) -> Dict[str, Tensor]:
         """``loss_scorer``: BCE of the cell logits against the GT cells."""
         if image_size is None:
             raise ValueError('LearnedScorer.loss needs the image size (AlignmentAwareMasking '
                              'passes it).')
         gt = gt_masks(data_samples, image_size, vis_feat.device, required_by='LearnedScorer')
-        logits = self.logits(vis_feat, text_feat, text_mask)
+        logits = self.logits(vis_feat, text_feat, text_mask, vis_levels)
         grid = logits.shape[-2:]
         valid = gt != self.ignore_index
         target = F.adaptive_max_pool2d((valid & (gt != 0)).float()[:, None], grid)
