@@ -136,10 +136,13 @@ def test_amlris_projection_scores_as_the_released_model(conversion, golden):
 
 def test_swapped_vis_norms_fail_the_decoder_check(conversion, golden, monkeypatch):
     # the trap: v_norm1 -> vis_norms.0 (by name) instead of the applied order v_norm2 first
-    swapped = tuple(
-        (pattern, repl.replace('vis_norms.0', 'vis_norms.X').replace(
-            'vis_norms.1', 'vis_norms.0').replace('vis_norms.X', 'vis_norms.1'))
-        if repl and 'vis_norms' in repl else (pattern, repl) for pattern, repl in caris_conv._DECODER)
+    def swap(repl):
+        if not repl or 'vis_norms' not in repl:
+            return repl
+        return repl.replace('vis_norms.0', 'vis_norms.X').replace(
+            'vis_norms.1', 'vis_norms.0').replace('vis_norms.X', 'vis_norms.1')
+
+    swapped = tuple((pattern, swap(repl)) for pattern, repl in caris_conv._DECODER)
     monkeypatch.setitem(caris_conv._RENAMES, 'decode_head.', swapped)
     wrong = convert_caris_state_dict(load_official_checkpoint(CKPT))
     model = build_converted(wrong)  # loads strict: names and shapes all fit
