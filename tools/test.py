@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmamlris.utils import run_tool  # noqa: E402
+from mmamlris.utils import check_checkpoint_file, run_tool  # noqa: E402
 from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
 
 
@@ -30,9 +30,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'Checkpoint {args.checkpoint!r} does not exist.')
-    cfg.load_from = args.checkpoint
+    cfg.load_from = check_checkpoint_file(args.checkpoint)
     if args.show or args.show_dir:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:

@@ -4,12 +4,14 @@ import argparse
 import logging
 import os.path as osp
 import sys
+from typing import Optional
 
 import torch
 from mmengine.logging import print_log
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmamlris.utils import run_tool  # noqa: E402
+from mmamlris.utils import (CheckpointWriteError, InputError, check_checkpoint_file,  # noqa: E402
+                            newest_intact_checkpoint, read_last_checkpoint, run_tool)
 from tools._cli import (add_common_args, check_pretrained_files, load_config,  # noqa: E402
                         make_runner)
 
@@ -41,16 +43,40 @@ def main() -> None:
                   f'none, so it trains in float32 ({cfg.optim_wrapper.type}).',
                   logger='current', level=logging.WARNING)
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, resume_point(cfg.work_dir)
     elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+        cfg.resume, cfg.load_from = True, check_checkpoint_file(args.resume)
     check_pretrained_files(cfg)
     runner = make_runner(cfg)
     from mmamlris.engine.optimizers import NonFiniteLossError
     try:
         runner.train()
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, CheckpointWriteError) as error:
         raise SystemExit(f'Training stopped: {error}') from None
+
+
+def resume_point(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` (no path) continues from.
+
+    The one ``last_checkpoint`` names if it is complete; otherwise, with a warning, the newest
+    complete checkpoint of the work dir; ``None`` (start from scratch) when there is none.
+    """
+    last = read_last_checkpoint(work_dir)
+    if last is not None:
+        try:
+            return check_checkpoint_file(last)
+        except InputError as error:
+            problem = str(error)
+    else:
+        problem = f'{osp.join(work_dir, "last_checkpoint")} is missing or empty'
+    fallback = newest_intact_checkpoint(work_dir)
+    if fallback is not None:
+        print_log(f'--resume: {problem}; resuming from the newest intact checkpoint, {fallback}.',
+                  logger='current', level=logging.WARNING)
+    elif last is not None:
+        print_log(f'--resume: {problem}, and {work_dir} has no intact checkpoint; training '
+                  f'starts from the beginning.', logger='current', level=logging.WARNING)
+    return fallback
 
 
 if __name__ == '__main__':

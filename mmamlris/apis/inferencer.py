@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
-from mmamlris.utils import find_dataset_cfg, load_config
+from mmamlris.utils import check_checkpoint_file, find_dataset_cfg, load_config
 
 __all__ = ['RISInferencer']
 
@@ -115,9 +115,7 @@ class RISInferencer:
             raise ValueError('RISInferencer: the config has no `model` dict.')
         model = MODELS.build(copy.deepcopy(model_cfg))
         if checkpoint is not None:
-            if not osp.isfile(checkpoint):
-                raise FileNotFoundError(f'RISInferencer: checkpoint {checkpoint!r} does not '
-                                        'exist.')
+            check_checkpoint_file(checkpoint)
             ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
             meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
             if 'dataset_meta' in meta:
