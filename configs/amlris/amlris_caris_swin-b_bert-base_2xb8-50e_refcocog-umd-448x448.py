@@ -7,5 +7,7 @@ _base_ = ['../caris/caris_swin-b_bert-base_2xb8-50e_refcocog-umd-448x448.py']
 model = dict(
     aml=dict(
         type='AlignmentAwareMasking',
-        scorer=dict(type='PatchMaxScorer', vis_channels=1024, text_channels=768),
+        # vis_channels / text_channels: taken from the model (the level aml_feat_index scores,
+        # the text encoder), so that e.g. model.aml_feat_index=-2 needs no other change
+        scorer=dict(type='PatchMaxScorer'),
         filter=dict(type='AlignmentAwareFilter', tau=0.4, rho=0.25, block_size=32)))

@@ -5,10 +5,9 @@ _base_ = ['../lite/lite_minilm_synref-160x160.py']
 model = dict(
     aml=dict(
         type='AlignmentAwareMasking',
-        scorer=dict(
-            type='PatchMaxScorer',
-            vis_channels=256,  # stride-32 level of the half-width ResNet-18
-            text_channels=384),  # MiniLM-L6
+        # vis_channels / text_channels are taken from the model: the stride-32 level of the
+        # half-width ResNet-18 (256) and MiniLM-L6 (384)
+        scorer=dict(type='PatchMaxScorer'),
         filter=dict(type='AlignmentAwareFilter', tau=0.4, rho=0.25, block_size=32)))
 # Draw what AML masks every 250 iterations into the work dir (vis_data/).
 custom_hooks = [dict(type='AMLVisualizationHook', interval=250, num_samples=4)]

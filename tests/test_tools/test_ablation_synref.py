@@ -1,6 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """tools/analysis_tools/ablation_synref.py runs every variant and tabulates mean ± std."""
 import os
+import os.path as osp
 import re
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def test_paired_differences_and_wins():
 
 
 def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
-    args = ablation.parse_args(['--work-dir', str(tmp_path)])
+    # an AML config with explicit widths: the overrides keep them
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--aml-config', osp.join(
+        REPO_ROOT, 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py')])
     from mmengine.config import Config
     for variant, scorer, block_filter in (('oracle', 'OracleScorer', 'AlignmentAwareFilter'),
                                           ('random50', 'PatchMaxScorer', 'RandomBlockFilter'),
@@ -61,7 +64,7 @@ def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
         path = ablation.variant_config(args, variant, str(tmp_path / f'{variant}.py'))
         aml = Config.fromfile(path).model.aml
         assert (aml.scorer.type, aml.filter.type) == (scorer, block_filter)
-        assert aml.scorer.vis_channels == 256 and aml.filter.block_size == 32
+        assert aml.scorer.vis_channels == 320 and aml.filter.block_size == 32
     official = Config.fromfile(str(tmp_path / 'official.py')).model
     assert (official.stage1_loss_weight, official.stage2_text) == (0.5, 'clean')
     random = Config.fromfile(ablation.variant_config(args, 'random', str(tmp_path / 'r.py')))

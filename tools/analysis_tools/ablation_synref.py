@@ -149,7 +149,8 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     cfg = load_config(args.aml_config)
     aml = cfg.model.aml
     if scorer is not None:
-        channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')}
+        channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')
+                    if k in aml.scorer}  # absent: taken from the model
         aml.scorer = dict(scorer, **channels)
     aml.scorer.update(args.scorer_options.get(variant, {}))
     if block_filter is not None:

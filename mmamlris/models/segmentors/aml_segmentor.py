@@ -1,4 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
+import copy
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -150,12 +151,68 @@ class AMLSegmentor(BaseSegmentor):
         if stage2_text not in _STAGE2_TEXT:
             raise ValueError(f'stage2_text must be one of {list(_STAGE2_TEXT)}, got '
                              f'{stage2_text!r}.')
-        self.aml = MODELS.build(aml) if aml is not None else None
+        self.aml = MODELS.build(self._with_model_widths(aml, feat_index)) \
+            if aml is not None else None
         self.aml_feat_index = feat_index
         self.stage1_loss_weight = float(stage1_loss_weight)
         self.stage1_scale = float(stage1_scale)
         self.stage2_loss_weight = float(stage2_loss_weight)
         self.stage2_text = stage2_text
+
+    def _level_width(self, index: int, key: str) -> int:
+        """Channels of backbone level ``index`` as the decode head declares them.
+
+        Raises:
+            ValueError: If the head does not read that level; the message names ``key``.
+        """
+        in_channels = getattr(self.decode_head, 'in_channels', None)
+        in_index = getattr(self.decode_head, 'in_index', None)
+        if isinstance(in_channels, int):
+            in_channels, in_index = [in_channels], [in_index]
+        if isinstance(in_channels, (list, tuple)) and isinstance(in_index, (list, tuple)):
+            levels = max(in_index) + 1
+            if -levels <= index < levels and index % levels in in_index:
+                return int(in_channels[list(in_index).index(index % levels)])
+        raise ValueError(f'AMLSegmentor: cannot tell the channels of feature level {index} '
+                         f'from the decode head (in_channels={in_channels}, in_index='
+                         f'{in_index}); set {key}.')
+
+    def _with_model_widths(self, aml: ConfigType, feat_index: int) -> ConfigType:
+        """The AML config with the scorer's widths that it leaves out taken from the model.
+
+        ``vis_channels`` is the width of level ``aml_feat_index`` (from the decode head's
+        ``in_channels`` / ``in_index``), ``text_channels`` the text encoder's
+        ``out_channels``, ``aux_channels`` (a scorer reading finer levels) those of its
+        ``aux_feat_indices``. A width the config gives is checked against the model.
+        """
+        if not isinstance(aml, dict) or not isinstance(aml.get('scorer'), dict):
+            return aml
+        aml = copy.deepcopy(aml)
+        scorer = aml['scorer']
+        key = 'model.aml.scorer.vis_channels'
+        if 'vis_channels' not in scorer:
+            scorer['vis_channels'] = self._level_width(feat_index, key)
+        else:
+            try:
+                width = self._level_width(feat_index, key)
+            except ValueError:
+                width = None  # a head that does not declare it: trust the config
+            if width is not None and width != scorer['vis_channels']:
+                raise ValueError(
+                    f'{key}={scorer["vis_channels"]}, but feature level aml_feat_index='
+                    f'{feat_index} has {width} channels (decode_head.in_channels); remove the '
+                    f'key to take the width from the model.')
+        if 'text_channels' not in scorer:
+            width = getattr(self.text_encoder, 'out_channels', None)
+            if not isinstance(width, int):
+                raise ValueError('AMLSegmentor: the text encoder has no out_channels; set '
+                                 'model.aml.scorer.text_channels.')
+            scorer['text_channels'] = width
+        if scorer.get('aux_feat_indices') and 'aux_channels' not in scorer:
+            scorer['aux_channels'] = [
+                self._level_width(i, 'model.aml.scorer.aux_channels')
+                for i in scorer['aux_feat_indices']]
+        return aml
 
     @property
     def with_aml(self) -> bool:

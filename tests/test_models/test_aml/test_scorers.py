@@ -208,3 +208,18 @@ def test_learned_scorer_reads_the_finer_levels_inside_the_segmentor():
     losses = model(**batch(model), mode='loss')
     assert torch.isfinite(losses['aml.loss_scorer'])
     assert [s[1] for s in seen[0]] == [8, 16, 32, 64]  # every level of the tiny backbone
+
+
+def test_scorer_widths_come_from_the_model():
+    aml = tiny_aml_cfg(scorer=dict(type='LearnedScorer', aux_feat_indices=(-3, )))
+    for key in ('vis_channels', 'text_channels'):
+        del aml['scorer'][key]
+    model = build(aml)  # the tiny backbone's levels are 8, 16, 32, 64 wide
+    assert (model.aml.scorer.vis_channels, model.aml.scorer.text_channels) == (64, 32)
+    assert model.aml.scorer.aux_channels == (16, )
+    torch.manual_seed(0)
+    seg = MODELS.build(tiny_segmentor_cfg(aml=copy.deepcopy(aml), aml_feat_index=-2))
+    assert seg.aml.scorer.vis_channels == 32
+    with pytest.raises(ValueError, match=r'vis_channels=64, but feature level '
+                       r'aml_feat_index=-2 has 32 channels'):
+        MODELS.build(tiny_segmentor_cfg(aml=tiny_aml_cfg(), aml_feat_index=-2))
