@@ -111,3 +111,16 @@ def test_alignment_is_printed_and_averaged_per_image(configs, tmp_path, capsys):
     assert 'target ROC-AUC (blocks)' in printed and 'context pixels masked' in printed
     assert means['aml_target_auc'] == 1.0 and means['aml_object_masked'] == 0.0
     assert 0.0 < means['aml_context_masked'] < 1.0
+
+
+def test_max_panels_limits_the_drawing_not_the_measurement(configs, tmp_path):
+    out = str(tmp_path / 'panels')
+    every = browse.main([configs['aml'], '--out', str(tmp_path / 'all'), '-n', '6',
+                         '--batch-size', '2'])
+    some = browse.main([configs['aml'], '--out', out, '-n', '6', '--max-panels', '3',
+                        '--batch-size', '2'])
+    assert len(glob.glob(osp.join(out, '*.png'))) == 3
+    assert some == pytest.approx(every)  # same samples, same seed: the same statistics
+    browse.main([configs['aml'], '--out', str(tmp_path / 'none'), '-n', '4',
+                 '--max-panels', '0'])
+    assert not glob.glob(str(tmp_path / 'none' / '*.png'))

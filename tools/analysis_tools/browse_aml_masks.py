@@ -74,6 +74,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='directory to write the panels to')
     parser.add_argument('-n', '--num-samples', type=int, default=16,
                         help='number of training samples to draw')
+    parser.add_argument('--max-panels', type=int, default=None,
+                        help='draw the panels of the first K samples only (default: all); '
+                        '0 only measures, e.g. the alignment of a checkpoint on -n 1000 '
+                        'samples of --split val')
     parser.add_argument('--split', help='annotation split to read with the training pipeline '
                         '(default: the split of train_dataloader.dataset)')
     parser.add_argument('--batch-size', type=int, default=4,
@@ -89,6 +93,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.num_samples < 1:
         parser.error(f'-n must be at least 1, got {args.num_samples}.')
+    if args.max_panels is not None and args.max_panels < 0:
+        parser.error(f'--max-panels must be at least 0, got {args.max_panels}.')
     if args.batch_size < 1:
         parser.error(f'--batch-size must be at least 1, got {args.batch_size}.')
     if not osp.isfile(args.config):
@@ -134,9 +140,12 @@ def _build_model(cfg, checkpoint: Optional[str], device):
     return model.to(device).train()
 
 
-def _draw_batch(visualizer, model, data: Dict, aml_out, out_dir: str, first: int) -> None:
-    """Write one panel image per sample of the batch."""
+def _draw_batch(visualizer, model, data: Dict, aml_out, out_dir: str, first: int,
+                limit: Optional[int] = None) -> None:
+    """Write one panel image per sample of the batch (the first ``limit`` ones)."""
     inputs, samples = data['inputs'], data['data_samples']
+    if limit is not None:
+        samples = samples[:limit]
     images = model.data_preprocessor.denormalize(inputs)
     masked = model.data_preprocessor.denormalize(aml_out.masked_inputs)
     for i, sample in enumerate(samples):
@@ -202,7 +211,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             for key, value in alignment_sums(aml_out, data['data_samples'],
                                              model.aml.block_size).items():
                 per_image[key] = per_image.get(key, 0) + value
-            _draw_batch(visualizer, model, data, aml_out, args.out, first)
+            if args.max_panels is None or first < args.max_panels:
+                _draw_batch(visualizer, model, data, aml_out, args.out, first,
+                            limit=None if args.max_panels is None else args.max_panels - first)
             progress.update(len(items))
 
     means = {key: value / count for key, value in totals.items()}
@@ -213,7 +224,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     for key, label in _STATS:
         if key in means:
             print(f'  {label:<26} {means[key]:.3f}')
-    print(f'Panels written to {args.out}')
+    drawn = count if args.max_panels is None else min(count, args.max_panels)
+    print(f'{drawn} panels written to {args.out}')
     return means
 
 
