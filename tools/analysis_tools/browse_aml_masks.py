@@ -220,7 +220,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     for key, _ in _PER_IMAGE:  # per image, not per batch: exact over the samples
         if per_image.get(f'{key}_count'):
             means[key] = per_image[key] / per_image[f'{key}_count']
-    print(f'AML on {count} training samples ({model.aml.scorer!r}, {model.aml.filter!r}):')
+    split = args.split or 'training'
+    print(f'AML on {count} samples of the {split} split, training pipeline '
+          f'({model.aml.scorer!r}, {model.aml.filter!r}):')
     for key, label in _STATS:
         if key in means:
             print(f'  {label:<26} {means[key]:.3f}')
