@@ -166,14 +166,22 @@ class RefCOCODataset(BaseDataset):
             raise InputValueError(f'{self.split_file}: ref {ref["ref_id"]} points at ann_id '
                                   f'{ref["ann_id"]}, which is not in {self.ann_file}; do the two '
                                   'files belong to the same dataset?')
+        if 'segmentation' not in ann:
+            raise InputValueError(f'{self.ann_file}: annotation {ref["ann_id"]} (ref '
+                                  f'{ref["ref_id"]}) has no "segmentation".')
+        return dict(
+            self._ref_image_info(ref, images, img_prefix),
+            ann_id=ref['ann_id'],
+            category_id=ref.get('category_id', ann.get('category_id')),
+            segmentation=ann['segmentation'])
+
+    def _ref_image_info(self, ref: dict, images: Dict[int, dict], img_prefix: str) -> dict:
+        """The fields an item takes from the ref and its image (not from its target)."""
         img = images.get(ref['image_id'])
         if img is None:
             raise InputValueError(
                 f'{self.split_file}: ref {ref["ref_id"]} points at image_id {ref["image_id"]}, '
                 f'which is not in {self.ann_file}; do the two files belong to the same dataset?')
-        if 'segmentation' not in ann:
-            raise InputValueError(f'{self.ann_file}: annotation {ref["ann_id"]} (ref '
-                                  f'{ref["ref_id"]}) has no "segmentation".')
         for key in ('file_name', 'height', 'width'):
             if key not in img:
                 raise InputValueError(f'{self.ann_file}: image {ref["image_id"]} (ref '
@@ -185,9 +193,6 @@ class RefCOCODataset(BaseDataset):
             height=img['height'],
             width=img['width'],
             ref_id=ref['ref_id'],
-            ann_id=ref['ann_id'],
-            category_id=ref.get('category_id', ann.get('category_id')),
-            segmentation=ann['segmentation'],
             split=ref['split'])
 
     def _ref_sentences(self, ref: dict,

@@ -83,6 +83,8 @@ def _unpickle(raw: bytes, path: str) -> Any:
 def load_refs(path: str) -> List[dict]:
     """Load a REFER ``refs(<split_by>).p`` file without executing anything from it.
 
+    A ``.json`` path (gRefCOCO's ``grefs(unc).json``) is read as JSON holding the same list.
+
     Args:
         path (str): Path of the pickle.
 
@@ -98,7 +100,13 @@ def load_refs(path: str) -> List[dict]:
         raise InputFileNotFoundError(f'Refs file {path} does not exist.')
     with open(path, 'rb') as f:
         raw = f.read()
-    refs = _unpickle(raw, path)
+    if path.endswith('.json'):
+        try:
+            refs = json.loads(raw.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputValueError(f'{path} is not a valid JSON refs file ({e}).') from None
+    else:
+        refs = _unpickle(raw, path)
     if not isinstance(refs, list):
         raise InputValueError(f'{path} should hold a list of refs (dicts) but holds a '
                               f'{type(refs).__name__}.')

@@ -1,5 +1,9 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .iou import intersect_and_union, mask_iou, record_iou, ris_scores
-from .metrics import RISMetric
+from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record_iou,
+                  ris_scores)
+from .metrics import GRESMetric, RISMetric
 
-__all__ = ['intersect_and_union', 'mask_iou', 'record_iou', 'ris_scores', 'RISMetric']
+__all__ = [
+    'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores',
+    'GRESMetric', 'RISMetric'
+]

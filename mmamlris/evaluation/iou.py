@@ -1,6 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The one IoU of mmamlris: intersection and union of a predicted and a GT mask, and the
-RIS scores (mIoU, oIoU, prec@X) of a list of per-expression records."""
+RIS scores (mIoU, oIoU, prec@X) and GRES scores (gIoU, cIoU, N-acc, T-acc) of a list of
+per-expression records."""
 from fractions import Fraction
 from typing import Dict, Iterable, Mapping, Sequence, Tuple, Union
 
@@ -8,9 +9,29 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ['intersect_and_union', 'mask_iou', 'record_iou', 'ris_scores']
+__all__ = [
+    'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores'
+]
 
 ArrayLike = Union[np.ndarray, Tensor]
+
+
+def mask_areas(pred: ArrayLike, gt: ArrayLike,
+               ignore_index: int = 255) -> Tuple[int, int, int, int]:
+    """``(I, U, |pred|, |gt|)`` in pixels, over the pixels whose GT is not ``ignore_index``.
+
+    The one counting primitive: :func:`intersect_and_union` returns its first two values.
+    """
+    pred = torch.as_tensor(pred)
+    gt = torch.as_tensor(gt).to(pred.device)
+    if pred.shape != gt.shape:
+        raise ValueError(f'intersect_and_union: the prediction is {tuple(pred.shape)} but the '
+                         f'GT is {tuple(gt.shape)}.')
+    valid = gt != ignore_index
+    pred_fg = (pred != 0) & valid
+    gt_fg = (gt != 0) & valid
+    return (int((pred_fg & gt_fg).sum().item()), int((pred_fg | gt_fg).sum().item()),
+            int(pred_fg.sum().item()), int(gt_fg.sum().item()))
 
 
 def intersect_and_union(pred: ArrayLike, gt: ArrayLike,
@@ -28,15 +49,7 @@ def intersect_and_union(pred: ArrayLike, gt: ArrayLike,
     Returns:
         tuple[int, int]: ``(I, U)`` as Python ints.
     """
-    pred = torch.as_tensor(pred)
-    gt = torch.as_tensor(gt).to(pred.device)
-    if pred.shape != gt.shape:
-        raise ValueError(f'intersect_and_union: the prediction is {tuple(pred.shape)} but the '
-                         f'GT is {tuple(gt.shape)}.')
-    valid = gt != ignore_index
-    pred_fg = (pred != 0) & valid
-    gt_fg = (gt != 0) & valid
-    return int((pred_fg & gt_fg).sum().item()), int((pred_fg | gt_fg).sum().item())
+    return mask_areas(pred, gt, ignore_index)[:2]
 
 
 def record_iou(record: Mapping) -> float:
@@ -77,8 +90,52 @@ def ris_scores(records: Iterable[Mapping],
         mIoU=100.0 * iou_sum / n if n else 0.0,
         oIoU=100.0 * total_i / total_u if total_u else 0.0)
     for thr in prec_thresholds:
-        frac = Fraction(str(float(thr)))
-        hits = sum(1 for r in records
-                   if r['u'] > 0 and r['i'] * frac.denominator >= frac.numerator * r['u'])
+        hits = sum(_hits(int(r['i']), int(r['u']), thr) for r in records)
         out[f'prec@{float(thr):g}'] = 100.0 * hits / n if n else 0.0
+    return out
+
+
+def _hits(i: int, u: int, thr: float) -> bool:
+    """``I / U >= thr``, decided exactly in integers (``U > 0``)."""
+    frac = Fraction(str(float(thr)))
+    return u > 0 and i * frac.denominator >= frac.numerator * u
+
+
+def gres_scores(records: Iterable[Mapping],
+                prec_thresholds: Sequence[float] = (0.7, 0.8, 0.9)) -> Dict[str, float]:
+    """GRES scores (percent) of per-expression records, ReLA's corrected definitions.
+
+    A record holds ``i``, ``u``, ``p`` (predicted area) and ``target`` (whether the
+    expression refers to anything). A prediction is "no target" when it is empty:
+
+    * no target, empty prediction: IoU 1, nothing added to ΣI / ΣU;
+    * no target, non-empty prediction: IoU 0, its area in ΣU (``u = p`` then);
+    * target, empty prediction: IoU 0, the GT area in ΣU (``u`` = GT area then);
+    * otherwise ``I / U``.
+
+    Returns:
+        dict[str, float]: ``gIoU`` (mean IoU over all expressions), ``cIoU`` (ΣI / ΣU),
+        ``N-acc`` (no-target expressions predicted empty / no-target expressions), ``T-acc``
+        (target expressions predicted non-empty / target expressions) and ``prec@X`` over
+        the target expressions; a ratio without any expression to count is 0.
+    """
+    records = list(records)
+    targets = [r for r in records if r['target']]
+    empties = [r for r in records if not r['target']]
+
+    def iou(r):
+        if not r['target'] and r['p'] == 0:
+            return 1.0
+        return record_iou(r)
+
+    total_u = sum(int(r['u']) for r in records)
+    out = {
+        'gIoU': 100.0 * sum(iou(r) for r in records) / len(records) if records else 0.0,
+        'cIoU': 100.0 * sum(int(r['i']) for r in records) / total_u if total_u else 0.0,
+        'N-acc': 100.0 * sum(r['p'] == 0 for r in empties) / len(empties) if empties else 0.0,
+        'T-acc': 100.0 * sum(r['p'] > 0 for r in targets) / len(targets) if targets else 0.0,
+    }
+    for thr in prec_thresholds:
+        hits = sum(_hits(int(r['i']), int(r['u']), thr) for r in targets)
+        out[f'prec@{float(thr):g}'] = 100.0 * hits / len(targets) if targets else 0.0
     return out

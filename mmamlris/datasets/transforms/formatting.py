@@ -37,13 +37,14 @@ class PackRISInputs(BaseTransform):
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo when present. Defaults to
             ``('img_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'text',
-            'ref_id', 'sent_id', 'ann_id', 'category_id', 'split')``.
+            'ref_id', 'sent_id', 'ann_id', 'category_id', 'split', 'no_target')``.
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
                                              'pad_shape', 'scale_factor', 'text', 'ref_id',
-                                             'sent_id', 'ann_id', 'category_id', 'split')
+                                             'sent_id', 'ann_id', 'category_id', 'split',
+                                             'no_target')
                  ) -> None:
         self.meta_keys = tuple(meta_keys)
 

@@ -70,7 +70,10 @@ class LoadReferringMask(BaseTransform):
 
     Required Keys:
 
-    - segmentation (list | dict): COCO polygons or RLE (see :func:`decode_segmentation`)
+    - segmentation (list | dict): COCO polygons or RLE (see :func:`decode_segmentation`),
+      or
+    - segmentations (list): one segmentation per referred object (gRefCOCO); the GT is their
+      union, all zeros for an empty list (an expression without target)
     - height (int), width (int): the size recorded in ``instances.json``
     - ori_shape (tuple, optional): size of the loaded image, checked against height/width
     - img_path (str, optional): for error messages
@@ -101,8 +104,14 @@ class LoadReferringMask(BaseTransform):
                 f'Image {img_path} is {ori_shape[0]}x{ori_shape[1]} (HxW) but its annotation '
                 f'says {height}x{width}; the image does not belong to this instances file.')
         source = f'{img_path} (ref {results.get("ref_id")}, ann {results.get("ann_id")})'
-        results['gt_seg_map'] = decode_segmentation(
-            results['segmentation'], height, width, source=source)
+        if 'segmentations' in results:  # several targets, or none
+            mask = np.zeros((height, width), dtype=np.uint8)
+            for segmentation in results['segmentations']:
+                mask |= decode_segmentation(segmentation, height, width, source=source)
+            results['gt_seg_map'] = mask
+        else:
+            results['gt_seg_map'] = decode_segmentation(
+                results['segmentation'], height, width, source=source)
         seg_fields = results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in seg_fields:
             seg_fields.append('gt_seg_map')

@@ -1,4 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
+from .gres_metric import GRESMetric
 from .ris_metric import RISMetric
 
-__all__ = ['RISMetric']
+__all__ = ['GRESMetric', 'RISMetric']

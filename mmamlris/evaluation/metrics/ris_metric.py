@@ -198,12 +198,17 @@ class RISMetric(BaseMetric):
         """mIoU, oIoU and prec@X of a list of records."""
         return ris_scores(results, self.prec_thresholds)
 
+    @staticmethod
+    def _iou(record: dict) -> float:
+        """The IoU of one record, as the scores count it."""
+        return record_iou(record)
+
     def _log_table(self, rows: List[Tuple[str, Dict[str, float], int]]) -> None:
         """Log one line per split under a title naming the protocol."""
         names = list(rows[0][1].keys())
         header = ['split', 'expressions'] + names
         lines = [[name, str(count)] + [f'{m[k]:.2f}' for k in names] for name, m, count in rows]
-        title = f'RISMetric, eval_resolution={_PROTOCOLS[self.eval_resolution]}'
+        title = f'{type(self).__name__}, eval_resolution={_PROTOCOLS[self.eval_resolution]}'
         try:
             from prettytable import PrettyTable
         except ImportError:
@@ -222,7 +227,7 @@ class RISMetric(BaseMetric):
     def _dump(self, results: List[dict]) -> None:
         """Write the per-expression records to ``self.output_file`` as JSON."""
         records = [
-            dict(ref_id=r['ref_id'], sent_id=r['sent_id'], split=r['split'], iou=record_iou(r),
+            dict(ref_id=r['ref_id'], sent_id=r['sent_id'], split=r['split'], iou=self._iou(r),
                  i=int(r['i']), u=int(r['u'])) for r in results
         ]
         parent = osp.dirname(osp.abspath(self.output_file))
