@@ -30,6 +30,12 @@ def parse_args() -> argparse.Namespace:
                         help='each side is drawn in [(1-j)S, (1+j)S]; 0 for SxS images')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset already in --out')
+    parser.add_argument('--gres', action='store_true',
+                        help='also write grefs(unc).json (gRefCOCO layout) with multi-target '
+                        'and no-target expressions; the REFER files stay the same')
+    parser.add_argument('--no-target-ratio', type=float, default=0.2,
+                        help='with --gres: probability that an image gets a no-target '
+                        'expression (default 0.2)')
     parser.add_argument('--stats', action='store_true',
                         help='print the full statistics (otherwise a one-line summary)')
     return parser.parse_args()
@@ -41,7 +47,8 @@ def main() -> None:
     try:
         stats = generate_synref(args.out, args.num_images, args.img_size, args.seed,
                                 aspect_jitter=args.aspect_jitter, overwrite=args.overwrite,
-                                progress=True)
+                                progress=True, gres=args.gres,
+                                no_target_ratio=args.no_target_ratio)
     except (ValueError, FileExistsError) as e:
         raise SystemExit(f'synref: {e}') from None
     elapsed = time.perf_counter() - start
@@ -49,6 +56,10 @@ def main() -> None:
         print(format_stats(stats))
     print(f'SynRef: {stats["images"]} images, {stats["refs"]} refs, {stats["sentences"]} '
           f'sentences written to {args.out} in {elapsed:.1f} s.')
+    if 'gres' in stats:
+        g = stats['gres']
+        print(f'grefs(unc).json: {g["expressions"]} expressions, {g["multi_target"]} with '
+              f'several targets, {g["no_target"]} without target.')
 
 
 if __name__ == '__main__':

@@ -53,6 +53,7 @@ fixed settings and the JSON / pickle files with fixed key order and protocol.
 
 :func:`generate_synref` returns the statistics (:func:`format_stats` prints them).
 """
+import copy
 import glob
 import json
 import math
@@ -558,7 +559,9 @@ def generate_synref(out_dir: str,
                     seed: int = 0,
                     aspect_jitter: float = 0.25,
                     overwrite: bool = False,
-                    progress: bool = False) -> dict:
+                    progress: bool = False,
+                    gres: bool = False,
+                    no_target_ratio: float = 0.2) -> dict:
     """Write SynRef to ``out_dir`` (see the module docstring) and return its statistics.
 
     Args:
@@ -571,6 +574,12 @@ def generate_synref(out_dir: str,
             S x S images. Defaults to 0.25.
         overwrite (bool): Replace a dataset already in ``out_dir``. Defaults to False.
         progress (bool): Show a tqdm progress bar. Defaults to False.
+        gres (bool): Also write ``grefs(unc).json`` (gRefCOCO layout): every ref of
+            ``refs(unc).p`` as a single-target expression, plus multi-target and no-target
+            expressions (:func:`~mmamlris.datasets.synref.gres.gres_expressions`). The REFER
+            files are the same with and without it. Defaults to False.
+        no_target_ratio (float): With ``gres``, the probability that an image gets a
+            no-target expression. Defaults to 0.2.
 
     Returns:
         dict: Statistics (see :func:`format_stats`).
@@ -585,6 +594,8 @@ def generate_synref(out_dir: str,
         raise ValueError(f'img_size must be at least 32 pixels, got {img_size}.')
     if not 0 <= aspect_jitter < 1:
         raise ValueError(f'aspect_jitter must be in [0, 1), got {aspect_jitter}.')
+    if not 0 <= no_target_ratio <= 1:
+        raise ValueError(f'no_target_ratio must be in [0, 1], got {no_target_ratio}.')
     ann_path = osp.join(out_dir, 'instances.json')
     refs_path = osp.join(out_dir, 'refs(unc).p')
     img_dir = osp.join(out_dir, 'images')
@@ -601,7 +612,7 @@ def generate_synref(out_dir: str,
     categories = [dict(id=k + 1, name=name, supercategory='shape')
                   for k, name in enumerate(SHAPES)]
     cat_id = {c['name']: c['id'] for c in categories}
-    images, annotations, refs = [], [], []
+    images, annotations, refs, grefs = [], [], [], []
     stats = _StatsCounter()
     indices = range(num_images)
     if progress:
@@ -654,12 +665,47 @@ def generate_synref(out_dir: str,
                     sent_ids=[s['sent_id'] for s in sentences]))
             stats.add_ref(refs[-1], objects, i, width * height, spatial)
         stats.add_image(splits[index], len(objects))
+        if gres:
+            grefs += _gres_refs(np.random.default_rng([seed, index, 1]), objects, ann_ids,
+                                refs[len(refs) - len(scene_refs):], image_id, splits[index],
+                                cat_id, no_target_ratio, start=len(grefs))
 
     with open(ann_path, 'w', encoding='utf-8') as f:
         json.dump(dict(images=images, annotations=annotations, categories=categories), f)
     with open(refs_path, 'wb') as f:
         pickle.dump(refs, f, protocol=PICKLE_PROTOCOL)
-    return stats.summary()
+    summary = stats.summary()
+    if gres:
+        with open(osp.join(out_dir, 'grefs(unc).json'), 'w', encoding='utf-8') as f:
+            json.dump(grefs, f)
+        summary['gres'] = dict(
+            expressions=len(grefs),
+            multi_target=sum(len(r['ann_id']) > 1 for r in grefs),
+            no_target=sum(r['no_target'] for r in grefs))
+    return summary
+
+
+def _gres_refs(rng: np.random.Generator, objects: Sequence[_Object], ann_ids: List[int],
+               single: List[dict], image_id: int, split: str, cat_id: Dict[str, int],
+               no_target_ratio: float, start: int) -> List[dict]:
+    """The gRefCOCO entries of one image: its refs, then its multi- / no-target ones."""
+    from .gres import gres_expressions
+    out = [dict(copy.deepcopy(ref), ann_id=[ref['ann_id']], no_target=False)
+           for ref in single]
+    for members, raw_sentences, rule in gres_expressions(rng, objects, COLOURS, SHAPES,
+                                                         no_target_ratio):
+        sentences = [dict(sent=clean_sentence(raw), raw=raw,
+                          tokens=clean_sentence(raw).split()) for raw in raw_sentences]
+        out.append(dict(
+            ann_id=[ann_ids[i] for i in members] or [-1], image_id=image_id, split=split,
+            category_id=cat_id[objects[members[0]].shape] if members else None,
+            no_target=not members, rule=rule, sentences=sentences))
+    for offset, ref in enumerate(out):  # ids of their own, in file order
+        ref['ref_id'] = start + offset
+        for k, sent in enumerate(ref['sentences']):
+            sent['sent_id'] = (start + offset) * 10 + k
+        ref['sent_ids'] = [s['sent_id'] for s in ref['sentences']]
+    return out
 
 
 class _StatsCounter:
