@@ -46,8 +46,10 @@ def test_config_trains_one_step_and_predicts(path):
     assert optim_wrapper.__class__.__name__.startswith('SkipNonFinite')
 
     model.train()
-    log_vars = model.train_step(demo_ris_inputs(batch_size=2, image_shapes=((64, 64), )),
-                                optim_wrapper)
+    data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
+    for sample, flag in zip(data['data_samples'], (False, True)):
+        sample.set_metainfo(dict(no_target=flag))  # read by a no-target head (gRefCOCO)
+    log_vars = model.train_step(data, optim_wrapper)
     assert torch.isfinite(log_vars['loss'])
     if cfg.model.get('aml') is not None:
         assert 'aml_mask_ratio' in log_vars

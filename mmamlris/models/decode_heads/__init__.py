@@ -2,5 +2,6 @@
 from .base_ris_head import BaseRISDecodeHead
 from .caris_head import CARISHead
 from .lite_ris_head import LiteRISHead
+from .no_target_head import NoTargetHead
 
-__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LiteRISHead']
+__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LiteRISHead', 'NoTargetHead']

@@ -3,6 +3,8 @@
 from abc import abstractmethod
 from typing import Dict, List, Optional, Sequence
 
+import torch
+
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
@@ -31,7 +33,37 @@ class BaseRISDecodeHead(BaseDecodeHead):
     Binary masks are either two channels (``num_classes=2, out_channels=2``: background and
     object, softmax CE, argmax at test time) or one channel (``num_classes=2, out_channels=1``,
     sigmoid loss and ``threshold``), as in mmseg.
+
+    ``no_target_head`` (optional, off by default, so RefCOCO models are unchanged): a
+    :class:`NoTargetHead` config for gRefCOCO. It is trained by its own ``loss_no_target``
+    on the samples' ``no_target`` metainfo and, at test time, empties the mask of the
+    expressions it predicts to refer to nothing.
+
+    Args:
+        *args: :class:`mmseg.models.decode_heads.BaseDecodeHead` arguments.
+        text_channels (int, optional): ``C_t`` of the token features (needed by
+            ``no_target_head``).
+        no_target_head (dict, optional): ``NoTargetHead`` config (``text_channels`` is filled
+            in). Defaults to None.
+        **kwargs: Other ``BaseDecodeHead`` arguments.
     """
+
+    def __init__(self, *args, text_channels: Optional[int] = None,
+                 no_target_head: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.text_channels = text_channels
+        if no_target_head is not None:
+            if text_channels is None:
+                raise ValueError(f'{type(self).__name__}: no_target_head needs text_channels '
+                                 '(the width of the token features).')
+            from mmamlris.registry import MODELS
+            cfg = dict(type='NoTargetHead', text_channels=text_channels)
+            cfg.update(no_target_head)
+            self.no_target_head = MODELS.build(cfg)
+
+    @property
+    def with_no_target_head(self) -> bool:
+        return getattr(self, 'no_target_head', None) is not None
 
     def text_prompts(self, feats: Sequence[Tensor]) -> Optional[Tensor]:
         """Extra tokens for the text encoder, computed from the visual features.
@@ -68,7 +100,16 @@ class BaseRISDecodeHead(BaseDecodeHead):
             dict[str, Tensor]: mmseg's ``loss_by_feat`` output (``loss_ce`` ..., ``acc_seg``).
         """
         seg_logits = self(inputs, text_feats, text_mask)  # through __call__: forward hooks see it
-        return self.loss_by_feat(seg_logits, batch_data_samples)
+        losses = self.loss_by_feat(seg_logits, batch_data_samples)
+        if self.with_no_target_head:
+            flags = [s.metainfo.get('no_target') for s in batch_data_samples]
+            if any(f is None for f in flags):
+                raise ValueError('The no-target head needs the no_target metainfo of every '
+                                 'training sample (GRefCOCODataset sets it; PackRISInputs packs '
+                                 'it).')
+            logit = self.no_target_head(seg_logits, text_feats, text_mask)
+            losses.update(self.no_target_head.loss(logit, flags))
+        return losses
 
     def predict(self, inputs: Sequence[Tensor], text_feats: Tensor, text_mask: Tensor,
                 batch_img_metas: List[dict], test_cfg: ConfigType) -> Tensor:
@@ -78,4 +119,20 @@ class BaseRISDecodeHead(BaseDecodeHead):
             Tensor: Logits ``[B, out_channels, H_in, W_in]``.
         """
         seg_logits = self.forward(inputs, text_feats, text_mask)
+        if self.with_no_target_head:
+            empty = self.no_target_head.fires(
+                self.no_target_head(seg_logits, text_feats, text_mask))
+            seg_logits = self._emptied(seg_logits, empty)
         return self.predict_by_feat(seg_logits, batch_img_metas)
+
+    @staticmethod
+    def _emptied(seg_logits: Tensor, empty: Tensor) -> Tensor:
+        """Logits whose mask is empty where ``empty`` ([B] bool) is set."""
+        if not bool(empty.any()):
+            return seg_logits
+        out = seg_logits.clone()
+        if out.shape[1] == 2:  # object below background everywhere
+            out[empty, 1] = torch.minimum(out[empty, 1], out[empty, 0] - 1.0)
+        else:
+            out[empty] = torch.clamp(out[empty], max=-10.0)
+        return out

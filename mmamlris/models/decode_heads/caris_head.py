@@ -160,12 +160,12 @@ class CARISHead(BaseRISDecodeHead):
             align_corners=align_corners,
             loss_decode=loss_decode,
             init_cfg=init_cfg,
+            text_channels=text_channels,
             **kwargs)
         # The class embeddings replace mmseg's 1x1 classifier; an unused parameter would
         # break DDP without find_unused_parameters.
         del self.conv_seg
 
-        self.text_channels = text_channels
         self.num_deform_levels = num_deform_levels
         self.num_vis_prompts = num_vis_prompts
         self.num_text_prompts = num_text_prompts

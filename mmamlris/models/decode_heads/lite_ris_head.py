@@ -141,8 +141,8 @@ class LiteRISHead(BaseRISDecodeHead):
             input_transform='multiple_select',
             norm_cfg=norm_cfg,
             loss_decode=loss_decode,
+            text_channels=text_channels,
             **kwargs)
-        self.text_channels = text_channels
         self.use_coords = use_coords
         self.num_attn_levels = num_attn_levels
         extra = 2 if use_coords else 0

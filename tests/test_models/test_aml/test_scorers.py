@@ -223,3 +223,17 @@ def test_scorer_widths_come_from_the_model():
     with pytest.raises(ValueError, match=r'vis_channels=64, but feature level '
                        r'aml_feat_index=-2 has 32 channels'):
         MODELS.build(tiny_segmentor_cfg(aml=tiny_aml_cfg(), aml_feat_index=-2))
+
+
+@pytest.mark.parametrize('empty', [[0], [0, 1]])
+def test_alignment_statistics_stay_defined_without_a_target(empty):
+    """gRefCOCO: an expression may refer to nothing (all-zero GT)."""
+    model = build(tiny_aml_cfg(scorer=dict(type='LearnedScorer', embed_dim=8)))
+    data = batch(model, batch_size=2)
+    for i in empty:
+        gt = data['data_samples'][i].gt_sem_seg.data
+        gt[gt == 1] = 0
+    out = model.mask_batch(data['inputs'], data['data_samples']).aml
+    for key, value in out.stats.items():
+        assert torch.isfinite(value), key
+    assert torch.isfinite(out.losses['loss_scorer'])
