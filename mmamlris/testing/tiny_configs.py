@@ -61,3 +61,19 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
         dataset.data_root = data_root
     cfg.dump(out_file)
     return out_file
+
+
+def run_repo_tool(*args: str, timeout: int = 600) -> str:
+    """Run ``python <tool> <args>`` from the repository root (one thread); return its output.
+
+    Raises:
+        AssertionError: With the output's tail, if the tool exits with a non-zero status.
+    """
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env, text=True,
+                          capture_output=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr

@@ -1,21 +1,13 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """SynRef-GRES end to end: train (no-target head, AML) and test with GRESMetric."""
-import os
 import os.path as osp
-import subprocess
-import sys
 
 from mmamlris.datasets.synref import generate_synref
-from mmamlris.testing.tiny_configs import REPO_ROOT, write_tiny_config
+from mmamlris.testing.tiny_configs import REPO_ROOT, run_repo_tool, write_tiny_config
 from mmamlris.utils import load_config
 
 
-def run(*args):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env, text=True,
-                          capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+run = run_repo_tool
 
 
 def test_train_and_test_report_the_gres_metrics(tmp_path):

@@ -9,15 +9,11 @@ import sys
 
 import pytest
 
-from mmamlris.testing.tiny_configs import REPO_ROOT, make_tiny_synref, write_tiny_config
+from mmamlris.testing.tiny_configs import (REPO_ROOT, make_tiny_synref, run_repo_tool,
+                                           write_tiny_config)
 
 
-def run(*args):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env, text=True,
-                          capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+run = run_repo_tool
 
 
 @pytest.fixture(scope='module')

@@ -1,83 +1,23 @@
 # gRefCOCO (ReLA / GRES, CVPR 2023): expressions with one target, several, or none; UNC
-# splits train / val / testA / testB. The same protocol as refcoco.py (448x448 resized, 20
-# tokens); evaluated with GRESMetric (gIoU, cIoU, N-acc, T-acc, prec@0.7-0.9).
+# splits train / val / testA / testB. The pipelines and protocol of refcoco.py (448x448
+# resized, 20 tokens); evaluated with GRESMetric (gIoU, cIoU, N-acc, T-acc, prec@0.7-0.9).
 # Layout (ReLA's): data/coco/train2014/*.jpg, data/grefcoco/{grefs(unc).json, instances.json}.
-# Images stay BGR as loaded by cv2; the data preprocessor converts them (bgr_to_rgb=True).
-dataset_type = 'GRefCOCODataset'
-data_root = 'data/'
-img_scale = (448, 448)
-
-train_pipeline = [
-    dict(type='LoadRISImageFromFile'),
-    dict(type='LoadReferringMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
-         interpolation='bilinear'),
-    dict(type='SampleExpression'),
-    # all-MiniLM-L6-v2 ships the bert-base-uncased vocabulary: the same ids serve BERT-base.
-    dict(type='TokenizeExpression', tokenizer='all-MiniLM-L6-v2', max_tokens=20),
-    dict(type='PackRISInputs'),
-]
-test_pipeline = [
-    dict(type='LoadRISImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow',
-         interpolation='bilinear'),
-    # After Resize: the GT stays at the original image size.
-    dict(type='LoadReferringMask'),
-    dict(type='SampleExpression'),
-    dict(type='TokenizeExpression', tokenizer='all-MiniLM-L6-v2', max_tokens=20),
-    dict(type='PackRISInputs'),
-]
-
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    # Workers restart every epoch and are seeded from torch's per-iterator seed: a new sentence
-    # draw every epoch, and `--resume` at an epoch boundary draws exactly what the uninterrupted
-    # run would have (RandomStateHook restores the generator that seed comes from).
-    persistent_workers=False,
-    worker_init_fn=dict(type='worker_init_from_torch_seed'),
-    sampler=dict(type='DefaultSampler', shuffle=True),  # epoch-based CARIS recipe
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='grefcoco/instances.json',
-        split_file='grefcoco/grefs(unc).json',
-        data_prefix=dict(img_path='coco/train2014/'),
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='grefcoco/instances.json',
-        split_file='grefcoco/grefs(unc).json',
-        data_prefix=dict(img_path='coco/train2014/'),
-        split='val',
-        test_mode=True,
-        pipeline=test_pipeline))
-# Every standard evaluation split at once; GRESMetric reports each one (from the `split` meta).
+_base_ = ['./refcoco.py']
+train_dataloader = dict(dataset=dict(type='GRefCOCODataset', ann_file='grefcoco/instances.json',
+                                     split_file='grefcoco/grefs(unc).json'))
+val_dataloader = dict(dataset=dict(type='GRefCOCODataset', ann_file='grefcoco/instances.json',
+                                   split_file='grefcoco/grefs(unc).json'))
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                ann_file='grefcoco/instances.json',
-                split_file='grefcoco/grefs(unc).json',
-                data_prefix=dict(img_path='coco/train2014/'),
-                split=split,
-                test_mode=True,
-                pipeline=test_pipeline) for split in ('val', 'testA', 'testB')
-        ]))
-
+    dataset=dict(datasets=[
+        dict(
+            type='GRefCOCODataset',
+            data_root='data/',
+            ann_file='grefcoco/instances.json',
+            split_file='grefcoco/grefs(unc).json',
+            data_prefix=dict(img_path='coco/train2014/'),
+            split=split,
+            test_mode=True,
+            pipeline={{_base_.test_pipeline}}) for split in ('val', 'testA', 'testB')
+    ]))
 val_evaluator = dict(type='GRESMetric', eval_resolution='resized')
 test_evaluator = val_evaluator
