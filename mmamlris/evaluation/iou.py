@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores'
+    'gres_record_iou', 'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou',
+    'record_iou', 'ris_scores'
 ]
 
 ArrayLike = Union[np.ndarray, Tensor]
@@ -101,6 +102,14 @@ def _hits(i: int, u: int, thr: float) -> bool:
     return u > 0 and i * frac.denominator >= frac.numerator * u
 
 
+def gres_record_iou(record: Mapping) -> float:
+    """IoU of a GRES record: 1 for a correct "no target" (empty GT and prediction), else
+    :func:`record_iou`."""
+    if not record['target'] and record['p'] == 0:
+        return 1.0
+    return record_iou(record)
+
+
 def gres_scores(records: Iterable[Mapping],
                 prec_thresholds: Sequence[float] = (0.7, 0.8, 0.9)) -> Dict[str, float]:
     """GRES scores (percent) of per-expression records, ReLA's corrected definitions.
@@ -122,15 +131,10 @@ def gres_scores(records: Iterable[Mapping],
     records = list(records)
     targets = [r for r in records if r['target']]
     empties = [r for r in records if not r['target']]
-
-    def iou(r):
-        if not r['target'] and r['p'] == 0:
-            return 1.0
-        return record_iou(r)
-
     total_u = sum(int(r['u']) for r in records)
     out = {
-        'gIoU': 100.0 * sum(iou(r) for r in records) / len(records) if records else 0.0,
+        'gIoU': 100.0 * sum(gres_record_iou(r) for r in records) / len(records)
+        if records else 0.0,
         'cIoU': 100.0 * sum(int(r['i']) for r in records) / total_u if total_u else 0.0,
         'N-acc': 100.0 * sum(r['p'] == 0 for r in empties) / len(empties) if empties else 0.0,
         'T-acc': 100.0 * sum(r['p'] > 0 for r in targets) / len(targets) if targets else 0.0,

@@ -3,7 +3,7 @@
 from typing import Dict, List, Sequence
 
 from mmamlris.registry import METRICS
-from ..iou import gres_scores, mask_areas
+from ..iou import gres_record_iou, gres_scores, mask_areas
 from .ris_metric import RISMetric
 
 
@@ -40,11 +40,7 @@ class GRESMetric(RISMetric):
                      ref_id=sample.get('ref_id'), sent_id=sample.get('sent_id'),
                      split=sample.get('split')))
 
-    @staticmethod
-    def _iou(record: dict) -> float:
-        if not record['target'] and record['p'] == 0:
-            return 1.0  # a correct "no target"
-        return RISMetric._iou(record)
+    _iou = staticmethod(gres_record_iou)
 
     def _reduce(self, results: List[dict]) -> Dict[str, float]:
         return gres_scores(results, self.prec_thresholds)

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmamlris.registry import MODELS
+from ..utils import sentence_feature
 
 __all__ = ['NoTargetHead']
 
@@ -55,8 +56,7 @@ class NoTargetHead(BaseModule):
 
     def forward(self, seg_logits: Tensor, text_feats: Tensor, text_mask: Tensor) -> Tensor:
         """The no-target logit ``[B]``."""
-        valid = text_mask.bool()[..., None].float()
-        sentence = (text_feats.detach().float() * valid).sum(1) / valid.sum(1).clamp(min=1)
+        sentence = sentence_feature(text_feats.detach(), text_mask)
         prob = self.object_probability(seg_logits)
         top = prob.topk(max(1, prob.shape[1] // 100), dim=1).values.mean(1)
         stats = torch.stack([prob.amax(1), prob.mean(1), top], dim=1)

@@ -8,6 +8,7 @@ from mmseg.utils import OptSampleList
 from torch import Tensor, nn
 
 from mmamlris.registry import MODELS
+from ...utils import sentence_feature
 from ..alignment_statistics import gt_masks
 from .base_scorer import BaseAlignmentScorer
 from .patch_max_scorer import minmax_per_image
@@ -125,8 +126,7 @@ class LearnedScorer(BaseAlignmentScorer):
         """``[B, 1, h, w]`` alignment logits (float32)."""
         cells = self._cells(vis_feat, vis_levels)
         vis = F.normalize(self.vis_embed(cells), dim=1)  # [B, D, h, w]
-        valid = text_mask.bool()[..., None].float()
-        sentence = (text_feat.float() * valid).sum(1) / valid.sum(1).clamp(min=1)
+        sentence = sentence_feature(text_feat, text_mask)
         text = F.normalize(self.text_embed(sentence), dim=-1)  # [B, D]
         cos = torch.einsum('bdhw,bd->bhw', vis, text)[:, None]
         return self.logit_scale * cos + self.logit_bias
