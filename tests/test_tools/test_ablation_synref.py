@@ -84,3 +84,29 @@ def test_scorer_options_reach_only_their_variant(tmp_path):
     for bad in ('learned=1', 'nosuch.x=1', 'learned.x=not a literal'):
         with pytest.raises(SystemExit, match='--scorer-options'):
             ablation.parse_args(['--scorer-options', bad])
+
+
+def test_half_scale_variant_scores_the_stride16_level_with_the_model_width(tmp_path):
+    from mmengine.config import Config
+
+    from mmamlris.registry import MODELS
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--aml-config', osp.join(
+        REPO_ROOT, 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py')])
+    cfg = Config.fromfile(ablation.variant_config(args, 'aml_half', str(tmp_path / 'h.py')))
+    assert (cfg.model.stage1_scale, cfg.model.aml_feat_index) == (0.5, -2)
+    assert 'vis_channels' not in cfg.model.aml.scorer  # 320 is the stride-32 width
+    from mmamlris.utils import offline_model_cfg
+    model = MODELS.build(offline_model_cfg(cfg.model)[0])  # random init where files lack
+    assert model.aml.scorer.vis_channels == 96
+
+
+def test_train_stats_keep_the_last_record_of_an_iteration_logged_twice(tmp_path):
+    import json
+    for stamp, rows in (('20260101_000000', [(50, 0.1), (100, 0.2), (150, 0.9)]),
+                        ('20260101_010000', [(150, 0.3), (200, 0.4)])):  # resumed at 100
+        os.makedirs(tmp_path / stamp / 'vis_data')
+        with open(tmp_path / stamp / 'vis_data' / 'scalars.json', 'w') as f:
+            for it, value in rows:
+                f.write(json.dumps(dict(iter=it, aml_mask_ratio=value)) + '\n')
+    stats = ablation.train_stats(str(tmp_path))
+    assert stats['aml_mask_ratio'] == pytest.approx((0.3 + 0.4) / 2)  # iterations 150, 200

@@ -12,7 +12,8 @@ fraction) are the means over the second half of the logged training iterations.
 
 The markdown table gives mean ± std over the seeds per split, then the paired difference to the
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N). ``--out-png``
-draws val mIoU / oIoU with error bars. Finished runs are reused, so an interrupted call resumes.
+draws val mIoU / oIoU with error bars. Finished runs are reused and an interrupted run continues
+from its last checkpoint (`tools/train.py --resume`), so an interrupted call resumes.
 
 Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
 
@@ -47,6 +48,8 @@ VARIANTS: Dict[str, Optional[tuple]] = {
     'oracle': (dict(type='OracleScorer'), None, {}),
     'learned': (dict(type='LearnedScorer'), None, {}),
     'decoder': (dict(type='DecoderScorer'), None, {}),
+    # The cheap stage 1: half-scale image, stride-16 level, so a cell still covers 32 pixels.
+    'aml_half': (None, None, dict(stage1_scale=0.5, aml_feat_index=-2)),
 }
 LABELS = {
     'baseline': 'baseline (no AML)',
@@ -57,6 +60,7 @@ LABELS = {
     'oracle': '+ AML, oracle scorer (GT)',
     'learned': '+ AML, learned scorer',
     'decoder': '+ AML, decoder scorer',
+    'aml_half': '+ AML, PatchMax, stage 1 at half scale',
 }
 
 
@@ -105,7 +109,7 @@ def parse_scorer_options(items: List[str]) -> Dict[str, dict]:
 
 def run(cmd: List[str], log_file: str) -> None:
     """Run a tool, its output into ``log_file``; stop with the log's tail on failure."""
-    with open(log_file, 'w') as log:
+    with open(log_file, 'a') as log:
         proc = subprocess.run([sys.executable, *cmd], cwd=ROOT, stdout=log,
                               stderr=subprocess.STDOUT)
     if proc.returncode != 0:
@@ -128,14 +132,14 @@ def scores(records: List[dict]) -> Dict[str, float]:
 
 def train_stats(work_dir: str) -> Dict[str, float]:
     """Mean AML statistics over the second half of the logged iterations (scalars.json)."""
-    values: Dict[str, List[float]] = {k: [] for k in STATS}
+    by_iter: Dict[int, dict] = {}  # a resumed run logs some iterations twice: keep the last
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
-                for key in STATS:
-                    if key in record:
-                        values[key].append(record[key])
+                if any(key in record for key in STATS):
+                    by_iter[record.get('iter', len(by_iter))] = record
+    values = {k: [by_iter[i][k] for i in sorted(by_iter) if k in by_iter[i]] for k in STATS}
     return {k: statistics.mean(v[len(v) // 2:]) for k, v in values.items() if v}
 
 
@@ -152,6 +156,8 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
         channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')
                     if k in aml.scorer}  # absent: taken from the model
         aml.scorer = dict(scorer, **channels)
+    if 'aml_feat_index' in options:  # another level: its width is taken from the model
+        aml.scorer.pop('vis_channels', None)
     aml.scorer.update(args.scorer_options.get(variant, {}))
     if block_filter is not None:
         if 'type' in block_filter:  # another filter: keep only the block size
@@ -170,7 +176,9 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Dict[str, floa
         os.makedirs(work_dir, exist_ok=True)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
         options = [f'randomness.seed={seed}', 'custom_hooks=[]', *args.cfg_options]
-        run(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options],
+        # --resume: a run interrupted earlier continues from its last checkpoint.
+        run(['tools/train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
+             *options],
             osp.join(work_dir, 'train.log'))
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The interface every referring-segmentation decoder of mmamlris satisfies."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -77,6 +77,14 @@ class BaseRISDecodeHead(BaseDecodeHead):
             decoder does not condition the text on the image.
         """
         return None
+
+    def text_prompt_levels(self) -> Tuple[int, ...]:
+        """The input levels (indices into ``feats``) that :meth:`text_prompts` reads.
+
+        AML's stage 1 computes the backbone only up to the levels it needs; a head whose
+        prompts read the features must name their levels here. Defaults to none.
+        """
+        return ()
 
     @abstractmethod
     def forward(self, inputs: Sequence[Tensor], text_feats: Tensor,

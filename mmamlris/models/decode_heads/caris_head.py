@@ -273,6 +273,13 @@ class CARISHead(BaseRISDecodeHead):
                              f'{tuple(coarsest.shape)}.')
         return self.conditional_prompt(coarsest)
 
+    def text_prompt_levels(self) -> Tuple[int, ...]:
+        """The coarsest selected input when the head has conditional prompts."""
+        if self.conditional_prompt is None:
+            return ()
+        in_index = self.in_index if isinstance(self.in_index, (list, tuple)) else [self.in_index]
+        return (int(in_index[-1]), )
+
     def forward(self, inputs: Sequence[Tensor], text_feats: Tensor,
                 text_mask: Tensor) -> Tensor:
         """Predict mask logits.

@@ -13,7 +13,7 @@ from torch import Tensor
 from mmamlris.registry import MODELS
 from ..aml import AMLOutput
 from ..data_preprocessor import stack_text_inputs
-from ..utils import logits_to_mask
+from ..utils import BackboneEarlyExit, logits_to_mask
 
 TextInputs = Tuple[Tensor, Tensor]  # ([B, L] token ids, [B, L] attention mask)
 TextFeatures = Tuple[Tensor, Tensor]  # ([B, N, C_t] token features, [B, N] bool mask)
@@ -59,7 +59,8 @@ class AMLSegmentor(BaseSegmentor):
      mask_batch(): _stage1_features() [-> decode_head() without grad, for a scorer that
                    needs_seg_logits] -> aml(inputs, vis[aml_feat_index], text, samples,
                                             vis_levels=vis)
-     _stage1_features(): no grad: extract_feat(img, downscaled by stage1_scale)
+     _stage1_features(): no grad: _stage1_levels() -> backbone up to those levels only
+                               (BackboneEarlyExit; img downscaled by stage1_scale)
                                -> decode_head.text_prompts() -> text_encoder()
                 (with stage1_loss_weight > 0: with grad, plus the decode head loss)
      _encode(): extract_feat() -> encode_text() = decode_head.text_prompts() -> text_encoder()
@@ -71,6 +72,12 @@ class AMLSegmentor(BaseSegmentor):
     forward without gradient. Stage 1 runs in the model's current mode: a BatchNorm backbone
     in training mode updates its running statistics on the clean images too (as the released
     code's first pass does).
+
+    Stage 1 computes only the feature levels it uses (:meth:`_stage1_levels`: the scored
+    level, a scorer's ``aux_feat_indices``, the levels of the decode head's text prompts):
+    the backbone stops after the last of them (:class:`BackboneEarlyExit`, verified once
+    against the full pass, any backbone with a stage container; others run in full). A neck,
+    a scorer that needs the decoder or ``stage1_loss_weight > 0`` need every level.
 
     2. ``predict`` gives ``pred_sem_seg`` at the original image size (mmseg convention) and
     ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol):
@@ -96,6 +103,13 @@ class AMLSegmentor(BaseSegmentor):
             the released code uses 0.5 (and 0.5 on stage 2), about doubling the step's cost.
         stage1_scale (float): Input scale of stage 1 (e.g. 0.5 runs the alignment pass at half
             resolution). Defaults to 1.0.
+        stage1_early_exit (bool): Stop the backbone in stage 1 after the last level it
+            uses (see above). Defaults to True; False computes every level.
+        stage1_text_prompts (bool): Whether stage 1 encodes the text with the decode head's
+            visual prompts (CARIS's conditional prompts), as stage 2 does. Defaults to True.
+            False gives the scorer the expression encoded without them, so stage 1 needs
+            no level the prompts read (CARIS: the coarsest), and the backbone can stop below
+            it.
         stage2_loss_weight (float): Weight of the stage-2 (masked) loss. Defaults to 1.0.
         stage2_text (str): Where the stage-2 text features come from: ``'masked'`` (default:
             the masked pass, or stage 1 when they do not depend on the image) or ``'clean'``
@@ -116,6 +130,8 @@ class AMLSegmentor(BaseSegmentor):
                  aml_feat_index: int = -1,
                  stage1_loss_weight: float = 0.0,
                  stage1_scale: float = 1.0,
+                 stage1_early_exit: bool = True,
+                 stage1_text_prompts: bool = True,
                  stage2_loss_weight: float = 1.0,
                  stage2_text: str = 'masked',
                  train_cfg: OptConfigType = None,
@@ -130,6 +146,7 @@ class AMLSegmentor(BaseSegmentor):
         self._init_decode_head(decode_head)
         self._init_aml(aml, aml_feat_index, stage1_loss_weight, stage1_scale,
                        stage2_loss_weight, stage2_text)
+        self._init_stage1_backbone(stage1_early_exit, stage1_text_prompts)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg if test_cfg is not None else dict()
 
@@ -158,6 +175,14 @@ class AMLSegmentor(BaseSegmentor):
         self.stage1_scale = float(stage1_scale)
         self.stage2_loss_weight = float(stage2_loss_weight)
         self.stage2_text = stage2_text
+
+    def _init_stage1_backbone(self, early_exit: bool, text_prompts: bool) -> None:
+        """Initialize the early-exit runner of the backbone for stage 1 (AML only)."""
+        self.stage1_early_exit = bool(early_exit)
+        self.stage1_text_prompts = bool(text_prompts)
+        # A plain attribute, not a submodule: it holds a reference to ``self.backbone``.
+        self._stage1_backbone = BackboneEarlyExit(self.backbone) \
+            if self.with_aml and self.stage1_early_exit else None
 
     def _level_width(self, index: int, key: str) -> int:
         """Channels of backbone level ``index`` as the decode head declares them.
@@ -335,7 +360,8 @@ class AMLSegmentor(BaseSegmentor):
         which stage 2 cannot save for its backward pass.
 
         Returns:
-            tuple: The visual features and text features of stage 1 (detached), and the
+            tuple: The visual features (``None`` at the levels stage 1 did not compute)
+            and text features of stage 1 (detached), and the
             stage-2 text features when they could be computed here once for both stages
             (``None`` otherwise).
         """
@@ -353,11 +379,17 @@ class AMLSegmentor(BaseSegmentor):
             x = F.interpolate(x, scale_factor=self.stage1_scale, mode='bilinear',
                               align_corners=False)
         with torch.no_grad():
-            feats = self.extract_feat(x)
-            prompts = self.decode_head.text_prompts(feats)
+            levels = self._stage1_levels()
+            feats = self.extract_feat(x) if levels is None \
+                else self._stage1_backbone(x, levels)
+            prompts = self.decode_head.text_prompts(feats) if self.stage1_text_prompts \
+                else None
             text1 = None
             if prompts is not None:
                 text1 = self.text_encoder(input_ids, attention_mask, prompts)
+            elif not self.stage1_text_prompts and self.decode_head.text_prompt_levels():
+                # the head prompts its text in stage 2: stage 1's plain text is its own pass
+                text1 = self.text_encoder(input_ids, attention_mask, None)
         # Under AMP, the half-precision copies of the weights that autocast made and cached in
         # this no-grad pass have no gradient history. PyTorch releases without pytorch#165068
         # (e.g. 2.1, the newest one mmcv 2.1 has wheels for) hand them to stage 2, which then
@@ -369,6 +401,16 @@ class AMLSegmentor(BaseSegmentor):
         # Image-independent text: encode once with gradient, reuse it detached for stage 1.
         text2 = self.text_encoder(input_ids, attention_mask, None)
         return feats, (text2[0].detach(), text2[1]), text2
+
+    def _stage1_levels(self) -> Optional[List[int]]:
+        """The feature levels the no-grad stage 1 uses, or None for all of them."""
+        if self._stage1_backbone is None or self.with_neck or self.aml.needs_seg_logits:
+            return None
+        levels = [self.aml_feat_index]
+        levels.extend(getattr(self.aml.scorer, 'aux_feat_indices', ()))
+        if self.stage1_text_prompts:
+            levels.extend(self.decode_head.text_prompt_levels())
+        return levels
 
     @staticmethod
     def _weighted(losses: Dict[str, Tensor], weight: float) -> Dict[str, Tensor]:

@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
+from .backbone_early_exit import BackboneEarlyExit
 from .logits_to_mask import logits_to_mask
 from .sentence_feature import sentence_feature
 
-__all__ = ['logits_to_mask', 'sentence_feature']
+__all__ = ['BackboneEarlyExit', 'logits_to_mask', 'sentence_feature']

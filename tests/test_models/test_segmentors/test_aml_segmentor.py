@@ -215,3 +215,59 @@ def test_every_parameter_gets_a_gradient_with_aml_under_autocast():
         losses = model(**data, mode='loss')
     model.parse_losses(losses)[0].backward()
     assert not [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+
+
+def _count_calls(module):
+    calls = []
+    module.register_forward_hook(lambda m, i, o: calls.append(1))
+    return calls
+
+
+def test_stage1_stops_the_backbone_after_the_level_it_scores():
+    aml = tiny_aml_cfg(vis_channels=32, tau=0.5, rho=1.0)  # level -2 (stride 16) is 32 wide
+    losses = {}
+    for early_exit in (True, False):
+        model = build(tiny_segmentor_cfg(aml=aml, aml_feat_index=-2,
+                                         stage1_early_exit=early_exit))
+        data = preprocess(model)
+        assert model._stage1_levels() == ([-2] if early_exit else None)
+        model(**data, mode='loss')  # the first call verifies the cut once
+        top = _count_calls(model.backbone.layer4)
+        torch.manual_seed(5)
+        losses[early_exit] = model(**data, mode='loss')
+        # stage 2 only, or stages 1 and 2
+        assert len(top) == (1 if early_exit else 2)
+    assert model._stage1_backbone is None
+    for key in ('decode.loss_ce', 'aml_mask_ratio'):
+        assert torch.equal(losses[True][key], losses[False][key]), key
+
+
+def test_stage1_keeps_the_levels_of_the_scorer_and_the_text_prompts():
+    learned = tiny_aml_cfg(vis_channels=32, scorer=dict(type='LearnedScorer',
+                                                        aux_feat_indices=[-3]))
+    model = build(tiny_segmentor_cfg(aml=learned, aml_feat_index=-2))
+    assert sorted(model._stage1_levels()) == [-3, -2]
+    # CARIS's conditional prompts read the coarsest level: stage 1 needs it
+    model = build(tiny_segmentor_cfg(aml=tiny_aml_cfg(vis_channels=32), head='CARISHead',
+                                     aml_feat_index=-2))
+    assert model._stage1_levels() == [-2, 3]
+    top = _count_calls(model.backbone.layer4)
+    model(**preprocess(model), mode='loss')
+    assert len(top) == 2
+    # a scorer that runs the decoder needs every level
+    model = build(tiny_segmentor_cfg(aml=tiny_aml_cfg(scorer=dict(type='DecoderScorer'))))
+    assert model._stage1_levels() is None
+
+
+def test_stage1_text_without_prompts_lets_caris_stop_below_the_coarsest_level():
+    model = build(tiny_segmentor_cfg(aml=tiny_aml_cfg(vis_channels=32), head='CARISHead',
+                                     aml_feat_index=-2, stage1_text_prompts=False))
+    assert model._stage1_levels() == [-2]
+    data = preprocess(model)
+    model(**data, mode='loss')  # verifies the cut
+    top, prompts = _count_calls(model.backbone.layer4), []
+    model.text_encoder.register_forward_hook(lambda m, i, o: prompts.append(i[2]))
+    model(**data, mode='loss')
+    assert len(top) == 1  # stage 2 only
+    # stage 1: the plain expression; stage 2: with CARIS's prompts, as always
+    assert prompts[0] is None and prompts[1] is not None and len(prompts) == 2
