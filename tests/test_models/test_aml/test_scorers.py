@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from mmengine.optim import build_optim_wrapper
 
 from mmamlris.engine.hooks import AMLStepRecorder
+from mmamlris.models.aml.scorers import minmax_per_image
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
 
@@ -115,8 +116,21 @@ def test_decoder_scorer_reads_the_stage1_decoder_without_gradient():
     with AMLStepRecorder(model) as recorder:
         model(**data, mode='loss')
     assert [grad for grad, _ in calls] == [False, True]  # stage 1 (scores), stage 2 (loss)
-    expected = calls[0][1].float().softmax(dim=1)[:, 1:2]
-    assert torch.equal(recorder.record['score_map'], expected)
+    prob = calls[0][1].float().softmax(dim=1)[:, 1:2]
+    score = recorder.record['score_map']
+    assert torch.equal(score, minmax_per_image(prob))  # default: rescaled per image
+    assert score.flatten(1).amin(1).eq(0).all() and score.flatten(1).amax(1).eq(1).all()
+    # score_norm='none': the raw probability
+    model = build(tiny_aml_cfg(scorer=dict(type='DecoderScorer', score_norm='none')))
+    calls.clear()
+    model.decode_head.register_forward_hook(
+        lambda m, a, o: calls.append((torch.is_grad_enabled(), o.detach())))
+    with AMLStepRecorder(model) as recorder:
+        model(**data, mode='loss')
+    assert torch.equal(recorder.record['score_map'],
+                       calls[0][1].float().softmax(dim=1)[:, 1:2])
+    with pytest.raises(ValueError, match='score_norm'):
+        build(tiny_aml_cfg(scorer=dict(type='DecoderScorer', score_norm='max')))
 
 
 def test_random_block_filter_masks_a_fixed_share_of_the_blocks():

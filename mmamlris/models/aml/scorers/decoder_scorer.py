@@ -7,6 +7,7 @@ from torch import Tensor
 
 from mmamlris.registry import MODELS
 from .base_scorer import BaseAlignmentScorer
+from .patch_max_scorer import minmax_per_image
 
 __all__ = ['DecoderScorer']
 
@@ -21,24 +22,38 @@ class DecoderScorer(BaseAlignmentScorer):
     ``sigmoid`` for one, at the decoder's output resolution. It costs one decoder forward
     without gradient per step on top of PatchMax's stage 1. The features are not used.
 
+    A decoder that is sure of itself gives probabilities near 0 on most of the image, all
+    below any ``tau``: every cell would be weak and the mask uniform. ``score_norm='minmax'``
+    (default) rescales each image's map to ``[0, 1]`` first, as the other scorers do, so that
+    ``tau`` selects the cells the decoder finds least likely *in this image*.
+
     Args:
         vis_channels (int): ``C_v`` of the visual features (checked, not used).
         text_channels (int): ``C_t`` of the token features (checked, not used).
+        score_norm (str): ``'minmax'`` or ``'none'`` (the raw probabilities).
         init_cfg (dict, optional): Unused (no parameters).
     """
 
     #: Stage 1 must give this scorer the decode head's logits (``seg_logits``).
     needs_seg_logits = True
 
+    def __init__(self, vis_channels: int, text_channels: int, score_norm: str = 'minmax',
+                 init_cfg=None) -> None:
+        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+        if score_norm not in ('none', 'minmax'):
+            raise ValueError(f"DecoderScorer: score_norm must be 'none' or 'minmax', got "
+                             f'{score_norm!r}.')
+        self.score_norm = score_norm
+
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
                 image_size: Optional[Tuple[int, int]] = None,
                 seg_logits: Optional[Tensor] = None, **kwargs) -> Tensor:
-        """Foreground probability ``[B, 1, h', w']`` of the stage-1 logits."""
+        """Foreground probability ``[B, 1, h', w']`` of the stage-1 logits (min-max
+        rescaled per image with ``score_norm='minmax'``)."""
         if seg_logits is None:
             raise ValueError('DecoderScorer needs the stage-1 decoder logits (seg_logits); '
                              'AMLSegmentor computes them when the scorer asks for them.')
         logits = seg_logits.float()
-        if logits.shape[1] > 1:
-            return logits.softmax(dim=1)[:, 1:2]
-        return logits.sigmoid()
+        prob = logits.softmax(dim=1)[:, 1:2] if logits.shape[1] > 1 else logits.sigmoid()
+        return minmax_per_image(prob) if self.score_norm == 'minmax' else prob
