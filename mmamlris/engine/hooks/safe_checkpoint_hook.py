@@ -25,7 +25,9 @@ class SafeCheckpointHook(CheckpointHook):
         then:   outdated checkpoints (max_keep_ckpts) removed, only after both
 
     mmengine removes the outdated checkpoint *before* it writes the new one, so a kill during
-    the write could leave ``last_checkpoint`` naming a deleted file. A failed write (e.g.
+    the write could leave ``last_checkpoint`` naming a deleted file. The same holds for the
+    best checkpoint: here the previous best is removed only after the new one is written, so
+    a kill or a failed write keeps it. A failed write (e.g.
     ``ENOSPC``) raises :class:`~mmamlris.utils.atomic_io.CheckpointWriteError` naming the file;
     every earlier checkpoint is left intact. Before training, the temporary files that a
     killed run left in the checkpoint folder are removed.
@@ -71,3 +73,22 @@ class SafeCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):
                 self.file_backend.rmtree(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        # mmengine's logic, with the removal of the previous best deferred until the new best
+        # is on disk: its file backend's remove / rmtree only record the path meanwhile.
+        backend, deferred = self.file_backend, []
+        backend.remove = backend.rmtree = deferred.append
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            del backend.remove, backend.rmtree
+        keep = {getattr(self, 'best_ckpt_path', None),
+                *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        for path in deferred:
+            if path in keep:
+                continue
+            if backend.isfile(path):
+                backend.remove(path)
+            elif backend.isdir(path):
+                backend.rmtree(path)
