@@ -62,11 +62,6 @@ class BackboneEarlyExit:
         return None, ()
 
     @property
-    def num_levels(self) -> Optional[int]:
-        """int | None: How many levels the backbone returns (None: not known)."""
-        return len(self.out_indices) or None
-
-    @property
     def can_exit_early(self) -> Optional[bool]:
         """bool | None: Whether a cut pass is used (None: not verified yet)."""
         return self._verified
@@ -107,24 +102,24 @@ class BackboneEarlyExit:
 
     def _cut_forward(self, x: Tensor, levels: Sequence[int]) -> List[Tensor]:
         """The backbone's forward with the stage container cut after ``levels``."""
-        backbone, name = self.backbone, self.container
+        backbone = self.backbone
         stage_indices = tuple(self.out_indices[i] for i in levels)
-        full_stages, full_out = getattr(backbone, name), backbone.out_indices
-        registered = name in backbone._modules
-        prefix = full_stages[:stage_indices[-1] + 1]
+        full_stages, full_out = getattr(backbone, self.container), backbone.out_indices
         try:
-            if registered:
-                backbone._modules[name] = prefix
-            else:
-                object.__setattr__(backbone, name, prefix)
+            self._set_stages(full_stages[:stage_indices[-1] + 1])
             backbone.out_indices = stage_indices
             return _as_list(backbone(x))
         finally:
-            if registered:
-                backbone._modules[name] = full_stages
-            else:
-                object.__setattr__(backbone, name, full_stages)
+            self._set_stages(full_stages)
             backbone.out_indices = full_out
+
+    def _set_stages(self, stages) -> None:
+        """Put ``stages`` in place of the container, bypassing ``nn.Module``'s registration
+        (a registered ModuleList is swapped in ``_modules``, a list of names set plainly)."""
+        if self.container in self.backbone._modules:
+            self.backbone._modules[self.container] = stages
+        else:
+            object.__setattr__(self.backbone, self.container, stages)
 
     def _verify(self, x: Tensor, levels: Sequence[int]) -> bool:
         """Whether the cut pass gives the full pass's levels on ``x`` (eval mode, no grad)."""

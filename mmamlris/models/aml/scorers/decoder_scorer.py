@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmamlris.registry import MODELS
 from .base_scorer import BaseAlignmentScorer
-from .patch_max_scorer import minmax_per_image
+from .patch_max_scorer import check_score_norm, score_normed
 
 __all__ = ['DecoderScorer']
 
@@ -40,10 +40,7 @@ class DecoderScorer(BaseAlignmentScorer):
     def __init__(self, vis_channels: int, text_channels: int, score_norm: str = 'minmax',
                  init_cfg=None) -> None:
         super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
-        if score_norm not in ('none', 'minmax'):
-            raise ValueError(f"DecoderScorer: score_norm must be 'none' or 'minmax', got "
-                             f'{score_norm!r}.')
-        self.score_norm = score_norm
+        self.score_norm = check_score_norm('DecoderScorer', score_norm)
 
     def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
@@ -56,4 +53,4 @@ class DecoderScorer(BaseAlignmentScorer):
                              'AMLSegmentor computes them when the scorer asks for them.')
         logits = seg_logits.float()
         prob = logits.softmax(dim=1)[:, 1:2] if logits.shape[1] > 1 else logits.sigmoid()
-        return minmax_per_image(prob) if self.score_norm == 'minmax' else prob
+        return score_normed(prob, self.score_norm)

@@ -11,7 +11,7 @@ from mmamlris.registry import MODELS
 from ...utils import sentence_feature
 from ..alignment_statistics import gt_masks
 from .base_scorer import BaseAlignmentScorer
-from .patch_max_scorer import minmax_per_image
+from .patch_max_scorer import check_score_norm, score_normed
 
 __all__ = ['LearnedScorer']
 
@@ -69,10 +69,7 @@ class LearnedScorer(BaseAlignmentScorer):
                  ignore_index: int = 255,
                  init_cfg=None) -> None:
         super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
-        if score_norm not in ('none', 'minmax'):
-            raise ValueError(f"LearnedScorer: score_norm must be 'none' or 'minmax', got "
-                             f'{score_norm!r}.')
-        self.score_norm = score_norm
+        self.score_norm = check_score_norm('LearnedScorer', score_norm)
         self._init_aux_levels(aux_feat_indices, aux_channels)
         cell_channels = vis_channels + 2 * sum(self.aux_channels)
         self.vis_embed = nn.Sequential(
@@ -138,7 +135,7 @@ class LearnedScorer(BaseAlignmentScorer):
         """``sigmoid`` of the logits (the probability that a cell holds the object), rescaled
         per image with ``score_norm='minmax'``."""
         score = self.logits(vis_feat, text_feat, text_mask, vis_levels).sigmoid()
-        return minmax_per_image(score) if self.score_norm == 'minmax' else score
+        return score_normed(score, self.score_norm)
 
     def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
              data_samples: OptSampleList = None,

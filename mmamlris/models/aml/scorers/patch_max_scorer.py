@@ -10,7 +10,7 @@ from torch import Tensor
 from mmamlris.registry import MODELS
 from .base_scorer import BaseAlignmentScorer
 
-__all__ = ['PatchMaxScorer', 'minmax_per_image']
+__all__ = ['PatchMaxScorer', 'check_score_norm', 'minmax_per_image', 'score_normed']
 
 # A score map whose range is below this fraction of its magnitude counts as constant.
 _CONSTANT_RTOL = 1e-5
@@ -25,6 +25,19 @@ def minmax_per_image(score: Tensor) -> Tensor:
     constant = spread <= _CONSTANT_RTOL * torch.maximum(low.abs(), high.abs())
     scaled = (flat - low) / spread.clamp_min(torch.finfo(flat.dtype).tiny)
     return torch.where(constant, torch.ones_like(flat), scaled).view_as(score)
+
+
+def check_score_norm(scorer: str, score_norm: str) -> str:
+    """``score_norm`` if it is ``'none'`` or ``'minmax'``; else a ValueError naming ``scorer``."""
+    if score_norm not in ('none', 'minmax'):
+        raise ValueError(f"{scorer}: score_norm must be 'none' or 'minmax', got "
+                         f'{score_norm!r}.')
+    return score_norm
+
+
+def score_normed(score: Tensor, score_norm: str) -> Tensor:
+    """``score`` ``[B, 1, h, w]`` after ``score_norm`` (:func:`minmax_per_image` or as is)."""
+    return minmax_per_image(score) if score_norm == 'minmax' else score
 
 
 @MODELS.register_module()
@@ -81,16 +94,13 @@ class PatchMaxScorer(BaseAlignmentScorer):
                              f'{proj_dim!r}.')
         if reduce not in ('max', 'mean'):
             raise ValueError(f"PatchMaxScorer: reduce must be 'max' or 'mean', got {reduce!r}.")
-        if score_norm not in ('none', 'minmax'):
-            raise ValueError(f"PatchMaxScorer: score_norm must be 'none' or 'minmax', got "
-                             f'{score_norm!r}.')
         if not temperature > 0:
             raise ValueError(f'PatchMaxScorer: temperature must be > 0, got {temperature!r}.')
         self.proj_dim = proj_dim
         self.normalize = bool(normalize)
         self.temperature = float(temperature)
         self.reduce = reduce
-        self.score_norm = score_norm
+        self.score_norm = check_score_norm('PatchMaxScorer', score_norm)
         self.seed = int(seed)
         generator = torch.Generator(device='cpu').manual_seed(self.seed)
         std = 1.0 / math.sqrt(proj_dim)
@@ -135,6 +145,4 @@ class PatchMaxScorer(BaseAlignmentScorer):
         # A sample with no real token has nothing to align with: score 1, nothing weak.
         score = torch.where(valid.any(dim=1, keepdim=True), score, torch.ones_like(score))
         score = score.view(batch, 1, h, w)
-        if self.score_norm == 'minmax':
-            score = minmax_per_image(score)
-        return score
+        return score_normed(score, self.score_norm)
