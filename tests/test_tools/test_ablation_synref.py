@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """tools/analysis_tools/ablation_synref.py runs every variant and tabulates mean ± std."""
+import json
 import os
 import os.path as osp
 import re
@@ -110,3 +111,39 @@ def test_train_stats_keep_the_last_record_of_an_iteration_logged_twice(tmp_path)
                 f.write(json.dumps(dict(iter=it, aml_mask_ratio=value)) + '\n')
     stats = ablation.train_stats(str(tmp_path))
     assert stats['aml_mask_ratio'] == pytest.approx((0.3 + 0.4) / 2)  # iterations 150, 200
+
+
+def _finished_run(work_dir, variant, seed, ious):
+    """A run folder as a finished call leaves it: per-expression (I, U) records only."""
+    run_dir = work_dir / f'{variant}_seed{seed}'
+    run_dir.mkdir(parents=True)
+    records = [dict(split='val', i=i, u=10) for i in ious]
+    (run_dir / 'per_expression.json').write_text(json.dumps(records))
+
+
+def test_report_only_tabulates_finished_runs_against_the_reference(tmp_path, capsys):
+    work = tmp_path / 'work'
+    _finished_run(work, 'aml', 0, [5, 5])      # val mIoU 50
+    _finished_run(work, 'aml_half', 0, [6, 6])  # 60: +10 against aml
+    _finished_run(work, 'aml', 1, [4, 4])
+    # aml_half seed 1 is unfinished (a folder with a log, no results): left out, not trained
+    (work / 'aml_half_seed1').mkdir()
+    ablation.main(['--variants', 'aml', 'aml_half', '--seeds', '0', '1', '--reference', 'aml',
+                   '--report-only', '--work-dir', str(work)])
+    out, err = capsys.readouterr()
+    assert 'left out: aml_half_seed1' in err
+    assert not (work / 'aml_half_seed1' / 'train.log').exists()
+    rows = out.strip().splitlines()
+    assert 'Δ val mIoU vs aml (wins)' in rows[0]
+    assert rows[2].startswith('| + AML, PatchMax (paper) | 2 |') and '| — | — |' in rows[2]
+    assert rows[3].startswith('| + AML, PatchMax, stage 1 at half scale | 1 |')
+    assert '10.00 ± 0.00 (1/1)' in rows[3]
+
+
+def test_reference_must_be_a_row_that_is_run(tmp_path):
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--variants', 'aml', '--reference', 'aml_half'])
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--report-only', '--rerun'])
+    # the baseline may be absent: its columns are dashes, as before
+    assert ablation.parse_args(['--variants', 'aml']).reference == 'baseline'

@@ -11,9 +11,11 @@ RISMetric reports); the AML columns (target ROC-AUC, object / context pixels mas
 fraction) are the means over the second half of the logged training iterations.
 
 The markdown table gives mean ± std over the seeds per split, then the paired difference to the
-baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N). ``--out-png``
-draws val mIoU / oIoU with error bars. Finished runs are reused and an interrupted run continues
+baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
+pairs against another row, e.g. ``aml`` to compare two AML settings). ``--out-png`` draws
+val mIoU / oIoU with error bars. Finished runs are reused and an interrupted run continues
 from its last checkpoint (`tools/train.py --resume`), so an interrupted call resumes.
+``--report-only`` tabulates the finished runs and trains nothing (e.g. while a call runs).
 
 Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
 
@@ -83,10 +85,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out-md', help='also write the markdown table to this file '
                         '(rewritten after every run, so an interrupted call leaves a table)')
     parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
+    parser.add_argument('--reference', default='baseline', choices=list(VARIANTS),
+                        help='the row the paired differences are taken against (one of '
+                        '--variants; default: the baseline, dashes if it is not run)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='tabulate the finished runs in --work-dir and train nothing; '
+                        'unfinished (variant, seed) pairs are listed and left out')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run is in --work-dir '
                         '(by default finished runs are reused, so a call can be resumed)')
     args = parser.parse_args(argv)
+    if args.reference != 'baseline' and args.reference not in args.variants:
+        parser.error(f'--reference {args.reference} is not one of --variants {args.variants}')
+    if args.report_only and args.rerun:
+        parser.error('--report-only trains nothing: it cannot be given with --rerun')
     args.scorer_options = parse_scorer_options(args.scorer_options)
     return args
 
@@ -169,9 +181,13 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     return path
 
 
-def one_run(args: argparse.Namespace, variant: str, seed: int) -> Dict[str, float]:
+def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[str, float]]:
+    """Train and test one (variant, seed) unless it is finished; None if ``--report-only``
+    finds it unfinished."""
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
     out = osp.join(work_dir, 'per_expression.json')
+    if args.report_only and not osp.isfile(out):
+        return None
     if not (osp.isfile(out) and not args.rerun):
         os.makedirs(work_dir, exist_ok=True)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
@@ -208,18 +224,19 @@ def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
     return f'{_cell(diffs)} ({wins}/{len(diffs)})'
 
 
-def table(results: Dict[str, List[dict]]) -> str:
-    """Markdown: scores per split, paired differences, and the AML statistics."""
+def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
+    """Markdown: scores per split, paired differences to ``reference``, the AML statistics."""
     cols = [f'{s} {m}' for s in SPLITS for m in ('mIoU', 'oIoU')]
-    extra = ['Δ val mIoU (wins)', 'Δ val oIoU (wins)', 'target AUC', 'object masked',
-             'context masked', 'masked']
+    versus = '' if reference == 'baseline' else f' vs {reference}'
+    extra = [f'Δ val mIoU{versus} (wins)', f'Δ val oIoU{versus} (wins)', 'target AUC',
+             'object masked', 'context masked', 'masked']
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
-    baseline = results.get('baseline', [])
+    baseline = results.get(reference, [])
     for variant, runs in results.items():
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r])
                for s in SPLITS for m in ('mIoU', 'oIoU')]
-        if variant == 'baseline':
+        if variant == reference:
             row += ['—', '—']
         else:
             row += [paired(runs, baseline, 'val_mIoU'), paired(runs, baseline, 'val_oIoU')]
@@ -265,14 +282,22 @@ def main(argv=None) -> None:
     # Seed-major, so that an interrupted call has every variant for the seeds it finished.
     jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: Dict[str, List[dict]] = {v: [] for v in args.variants}
-    for variant, seed in tqdm(jobs, desc='ablation runs'):
-        results[variant].append(one_run(args, variant, seed))
+    missing = []
+    for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
+        result = one_run(args, variant, seed)
+        if result is None:
+            missing.append(f'{variant}_seed{seed}')
+            continue
+        results[variant].append(result)
         if args.out_md:
             with open(args.out_md, 'w') as f:
-                f.write(table(results) + '\n')
+                f.write(table(results, args.reference) + '\n')
         if args.out_png:
             chart(results, args.out_png)
-    print(table(results))
+    if missing:
+        print(f'not finished in {args.work_dir}, left out: {" ".join(missing)}',
+              file=sys.stderr)
+    print(table(results, args.reference))
 
 
 if __name__ == '__main__':
