@@ -147,3 +147,12 @@ def test_reference_must_be_a_row_that_is_run(tmp_path):
         ablation.parse_args(['--report-only', '--rerun'])
     # the baseline may be absent: its columns are dashes, as before
     assert ablation.parse_args(['--variants', 'aml']).reference == 'baseline'
+
+
+def test_seed_table_has_one_column_per_seed_and_dashes_for_missing_runs():
+    results = {'baseline': [dict(seed=0, val_mIoU=40.0), dict(seed=2, val_mIoU=42.5)],
+               'aml': [dict(seed=1, val_mIoU=41.25)]}
+    rows = ablation.seed_table(results).splitlines()
+    assert rows[0] == '| val mIoU | seed 0 | seed 1 | seed 2 |'
+    assert rows[2] == '| baseline (no AML) | 40.00 | — | 42.50 |'
+    assert rows[3] == '| + AML, PatchMax (paper) | — | 41.25 | — |'

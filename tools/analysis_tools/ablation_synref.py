@@ -10,12 +10,13 @@ val / testA / testB. The scores come from the per-expression (I, U) records (exa
 RISMetric reports); the AML columns (target ROC-AUC, object / context pixels masked, masked
 fraction) are the means over the second half of the logged training iterations.
 
-The markdown table gives mean ± std over the seeds per split, then the paired difference to the
+The markdown report gives mean ± std over the seeds per split, then the paired difference to the
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
-pairs against another row, e.g. ``aml`` to compare two AML settings). ``--out-png`` draws
-val mIoU / oIoU with error bars. Finished runs are reused and an interrupted run continues
-from its last checkpoint (`tools/train.py --resume`), so an interrupted call resumes.
-``--report-only`` tabulates the finished runs and trains nothing (e.g. while a call runs).
+pairs against another row, e.g. ``aml`` to compare two AML settings), then val mIoU and oIoU
+per seed. ``--out-png`` draws val mIoU / oIoU with error bars. Finished runs are reused and an
+interrupted run continues from its last checkpoint (`tools/train.py --resume`), so an
+interrupted call resumes. ``--report-only`` tabulates the finished runs and trains nothing
+(e.g. while a call runs).
 
 Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
 
@@ -247,6 +248,24 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     return '\n'.join(lines)
 
 
+def seed_table(results: Dict[str, List[dict]], key: str = 'val_mIoU') -> str:
+    """Markdown: one column per seed, so that a reader sees the spread behind the mean."""
+    seeds = sorted({r['seed'] for runs in results.values() for r in runs})
+    lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
+             '|---' * (len(seeds) + 1) + '|']
+    for variant, runs in results.items():
+        by_seed = {r['seed']: r[key] for r in runs if key in r}
+        cells = [f'{by_seed[s]:.2f}' if s in by_seed else '—' for s in seeds]
+        lines.append(f'| {LABELS[variant]} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def report(results: Dict[str, List[dict]], reference: str) -> str:
+    """The summary table, then val mIoU and oIoU per seed."""
+    return '\n\n'.join([table(results, reference), seed_table(results, 'val_mIoU'),
+                        seed_table(results, 'val_oIoU')])
+
+
 def chart(results: Dict[str, List[dict]], path: str) -> None:
     """Bar chart of val mIoU and oIoU (mean, std error bars, one dot per seed)."""
     import matplotlib
@@ -291,13 +310,13 @@ def main(argv=None) -> None:
         results[variant].append(result)
         if args.out_md:
             with open(args.out_md, 'w') as f:
-                f.write(table(results, args.reference) + '\n')
+                f.write(report(results, args.reference) + '\n')
         if args.out_png:
             chart(results, args.out_png)
     if missing:
         print(f'not finished in {args.work_dir}, left out: {" ".join(missing)}',
               file=sys.stderr)
-    print(table(results, args.reference))
+    print(report(results, args.reference))
 
 
 if __name__ == '__main__':
