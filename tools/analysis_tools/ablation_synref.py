@@ -83,8 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--scorer-options', nargs='*', default=[], metavar='VARIANT.KEY=VALUE',
         help='extra scorer arguments of one variant, VALUE a Python literal (e.g. '
         'learned.aux_feat_indices=[-2] learned.aux_channels=[96])')
-    parser.add_argument('--out-md', help='also write the markdown table to this file '
-                        '(rewritten after every run, so an interrupted call leaves a table)')
+    parser.add_argument('--out-md', help='also write the markdown report to this file '
+                        '(rewritten after every run, so an interrupted call leaves a report)')
     parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
     parser.add_argument('--reference', default='baseline', choices=list(VARIANTS),
                         help='the row the paired differences are taken against (one of '
@@ -233,14 +233,15 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
              'object masked', 'context masked', 'masked']
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
-    baseline = results.get(reference, [])
+    reference_runs = results.get(reference, [])
     for variant, runs in results.items():
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r])
                for s in SPLITS for m in ('mIoU', 'oIoU')]
         if variant == reference:
             row += ['—', '—']
         else:
-            row += [paired(runs, baseline, 'val_mIoU'), paired(runs, baseline, 'val_oIoU')]
+            row += [paired(runs, reference_runs, 'val_mIoU'),
+                    paired(runs, reference_runs, 'val_oIoU')]
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r]))
         row += [_cell([100 * r[k] for r in runs if k in r])
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
@@ -295,6 +296,15 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
     plt.close(fig)
 
 
+def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> None:
+    """The report to ``--out-md`` and the chart to ``--out-png``, where given."""
+    if args.out_md:
+        with open(args.out_md, 'w') as f:
+            f.write(report(results, args.reference) + '\n')
+    if args.out_png:
+        chart(results, args.out_png)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     from tqdm import tqdm
@@ -308,11 +318,9 @@ def main(argv=None) -> None:
             missing.append(f'{variant}_seed{seed}')
             continue
         results[variant].append(result)
-        if args.out_md:
-            with open(args.out_md, 'w') as f:
-                f.write(report(results, args.reference) + '\n')
-        if args.out_png:
-            chart(results, args.out_png)
+        if not args.report_only:  # after every run, so that an interrupted call leaves them
+            write_outputs(args, results)
+    write_outputs(args, results)
     if missing:
         print(f'not finished in {args.work_dir}, left out: {" ".join(missing)}',
               file=sys.stderr)
