@@ -156,3 +156,50 @@ def test_seed_table_has_one_column_per_seed_and_dashes_for_missing_runs():
     assert rows[0] == '| val mIoU | seed 0 | seed 1 | seed 2 |'
     assert rows[2] == '| baseline (no AML) | 40.00 | — | 42.50 |'
     assert rows[3] == '| + AML, PatchMax (paper) | — | 41.25 | — |'
+
+
+def test_records_carry_finished_runs_after_their_folders_are_gone(tmp_path, capsys):
+    import shutil
+    work, records = tmp_path / 'work', tmp_path / 'results' / 'ablation.jsonl'
+    _finished_run(work, 'aml', 0, [5, 5])
+    call = ['--variants', 'aml', '--seeds', '0', '--report-only', '--work-dir', str(work),
+            '--records', str(records)]
+    ablation.main(call)
+    first = capsys.readouterr().out
+    [line] = records.read_text().splitlines()
+    record = json.loads(line)
+    assert (record['variant'], record['seed'], record['val_mIoU']) == ('aml', 0, 50.0)
+    assert record['setting']['config'] == 'configs/amlris/amlris_lite_minilm_synref-160x160.py'
+    assert record['source'].startswith('measured: ')
+    shutil.rmtree(work)  # a new machine: only the committed records are left
+    ablation.main(call)
+    out, err = capsys.readouterr()
+    assert out == first and 'left out' not in err
+    assert '50.00 ± 0.00' in out.splitlines()[2]
+
+
+def test_a_record_of_another_setting_stops_the_call(tmp_path):
+    records = tmp_path / 'ablation.jsonl'
+    records.write_text(json.dumps(dict(variant='aml', seed=0, val_mIoU=50.0, setting=dict(
+        config='configs/other.py', scorer_options={}, cfg_options=[]))) + '\n')
+    with pytest.raises(SystemExit, match=r'ablation\.jsonl: aml seed 0 was recorded with'):
+        ablation.main(['--variants', 'aml', '--seeds', '0', '--report-only',
+                       '--work-dir', str(tmp_path / 'work'), '--records', str(records)])
+
+
+def test_a_broken_records_file_is_named_with_its_line(tmp_path):
+    records = tmp_path / 'ablation.jsonl'
+    records.write_text(json.dumps(dict(variant='aml', seed=0)) + '\n{"variant": "aml"\n')
+    with pytest.raises(SystemExit, match=r'ablation\.jsonl, line 2: not a run record'):
+        ablation.load_records(str(records))
+    records.write_text(2 * (json.dumps(dict(variant='aml', seed=0)) + '\n'))
+    with pytest.raises(SystemExit, match='line 2: aml seed 0 is recorded twice'):
+        ablation.load_records(str(records))
+
+
+def test_cells_averaged_over_fewer_seeds_than_the_row_say_so():
+    # seed 1 is a record with val only (its test splits were not kept)
+    results = {'aml': [dict(seed=0, val_mIoU=50.0, testA_mIoU=40.0), dict(seed=1, val_mIoU=52.0)]}
+    row = ablation.table(results).splitlines()[2]
+    assert '| 51.00 ± 1.41 |' in row  # val mIoU over both seeds
+    assert '| 40.00 ± 0.00 (n=1) |' in row  # testA mIoU over one

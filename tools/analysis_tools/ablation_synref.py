@@ -18,6 +18,12 @@ interrupted run continues from its last checkpoint (`tools/train.py --resume`), 
 interrupted call resumes. ``--report-only`` tabulates the finished runs and trains nothing
 (e.g. while a call runs).
 
+``--records FILE`` keeps one small JSON line per finished (variant, seed): its scores, its AML
+statistics and the setting it ran with (configs, scorer and cfg options), with the date and
+the commit. A run found there is not trained again, so the file, committed with the results,
+carries an ablation across machines whose run folders are gone. A cell averaged over fewer
+seeds than its row has (a record that holds only some of the columns) says ``(n=K)``.
+
 Example (about 20 minutes per 1,500-iteration run on two CPU cores)::
 
     python tools/analysis_tools/ablation_synref.py --seeds 0 1 2 --out-md ablation.md \\
@@ -32,6 +38,7 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
+import time
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -92,6 +99,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--report-only', action='store_true',
                         help='tabulate the finished runs in --work-dir and train nothing; '
                         'unfinished (variant, seed) pairs are listed and left out')
+    parser.add_argument('--records', metavar='FILE',
+                        help='JSON-lines file of finished runs: read first (a run found there '
+                        'with the same setting is not trained again), rewritten after every run')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run is in --work-dir '
                         '(by default finished runs are reused, so a call can be resumed)')
@@ -182,6 +192,69 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     return path
 
 
+def setting(args: argparse.Namespace, variant: str) -> dict:
+    """What a run of ``variant`` depends on besides its seed (stored with its record)."""
+    config = args.baseline_config if VARIANTS[variant] is None else args.aml_config
+    config = osp.abspath(config)
+    if config.startswith(ROOT + os.sep):
+        config = osp.relpath(config, ROOT)
+    return dict(config=config, scorer_options=args.scorer_options.get(variant, {}),
+                cfg_options=list(args.cfg_options))
+
+
+def load_records(path: Optional[str]) -> Dict[tuple, dict]:
+    """``{(variant, seed): record}`` from a ``--records`` file (empty if absent)."""
+    records: Dict[tuple, dict] = {}
+    if not path or not osp.isfile(path):
+        return records
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                key = (record['variant'], record['seed'])
+            except (ValueError, KeyError, TypeError) as err:
+                raise SystemExit(f'--records {path}, line {number}: not a run record '
+                                 f'(a JSON object with "variant" and "seed"): {err}')
+            if key in records:
+                raise SystemExit(f'--records {path}, line {number}: {key[0]} seed {key[1]} '
+                                 f'is recorded twice.')
+            records[key] = record
+    return records
+
+
+def save_records(path: str, records: Dict[tuple, dict]) -> None:
+    """One line per run, sorted, so that the committed file changes line by line."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        for key in sorted(records, key=lambda k: (str(k[0]), k[1])):
+            f.write(json.dumps(records[key], sort_keys=True) + '\n')
+    os.replace(tmp, path)  # never a half-written file
+
+
+def _commit() -> Optional[str]:
+    proc = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
+                          capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def recorded_run(args: argparse.Namespace, records: Dict[tuple, dict], variant: str,
+                 seed: int) -> Optional[dict]:
+    """The record of (variant, seed) if it ran with this call's setting; a record of another
+    setting stops the call rather than being mixed into the table or overwritten."""
+    record = records.get((variant, seed))
+    if record is None or args.rerun:
+        return None
+    if record.get('setting') != setting(args, variant):
+        raise SystemExit(
+            f'--records {args.records}: {variant} seed {seed} was recorded with the setting '
+            f'{record.get("setting")}, this call asks for {setting(args, variant)}. Use '
+            f'another --records file for another setting (or --rerun to replace the run).')
+    return record
+
+
 def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[str, float]]:
     """Train and test one (variant, seed) unless it is finished; None if ``--report-only``
     finds it unfinished."""
@@ -208,11 +281,13 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
     return result
 
 
-def _cell(values: List[float]) -> str:
+def _cell(values: List[float], runs: Optional[int] = None) -> str:
+    """Mean ± std; ``(n=K)`` where only K of the row's ``runs`` have the value."""
     if not values:
         return '—'
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.mean(values):.2f} ± {std:.2f}'
+    cell = f'{statistics.mean(values):.2f} ± {std:.2f}'
+    return cell if runs is None or len(values) >= runs else f'{cell} (n={len(values)})'
 
 
 def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
@@ -235,15 +310,16 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
              '|---' * (len(cols) + len(extra) + 2) + '|']
     reference_runs = results.get(reference, [])
     for variant, runs in results.items():
-        row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r])
+        n = len(runs)
+        row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
                for s in SPLITS for m in ('mIoU', 'oIoU')]
         if variant == reference:
             row += ['—', '—']
         else:
             row += [paired(runs, reference_runs, 'val_mIoU'),
                     paired(runs, reference_runs, 'val_oIoU')]
-        row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r]))
-        row += [_cell([100 * r[k] for r in runs if k in r])
+        row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
+        row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
         lines.append(f'| {LABELS[variant]} | {len(runs)} | ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
@@ -311,9 +387,18 @@ def main(argv=None) -> None:
     # Seed-major, so that an interrupted call has every variant for the seeds it finished.
     jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: Dict[str, List[dict]] = {v: [] for v in args.variants}
+    records = load_records(args.records)
     missing = []
     for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
-        result = one_run(args, variant, seed)
+        result = recorded_run(args, records, variant, seed)
+        if result is None:
+            result = one_run(args, variant, seed)
+            if result is not None and args.records:  # a finished run folder, or a new run
+                records[(variant, seed)] = dict(
+                    result, variant=variant, setting=setting(args, variant),
+                    date=time.strftime('%Y-%m-%d'), commit=_commit(),
+                    source=f'measured: {args.work_dir}/{variant}_seed{seed}')
+                save_records(args.records, records)
         if result is None:
             missing.append(f'{variant}_seed{seed}')
             continue
