@@ -203,3 +203,19 @@ def test_cells_averaged_over_fewer_seeds_than_the_row_say_so():
     row = ablation.table(results).splitlines()[2]
     assert '| 51.00 ± 1.41 |' in row  # val mIoU over both seeds
     assert '| 40.00 ± 0.00 (n=1) |' in row  # testA mIoU over one
+
+
+def test_the_committed_records_fit_the_documented_command():
+    # the call of configs/amlris/README.md must reuse every committed run, not retrain it
+    path = osp.join(REPO_ROOT, 'configs/amlris/results/ablation_synref_mbv2.jsonl')
+    args = ablation.parse_args([
+        '--baseline-config', 'configs/lite/lite_mbv2_minilm_synref-160x160.py',
+        '--aml-config', 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py',
+        '--scorer-options', 'learned.aux_feat_indices=[-2]', 'learned.aux_channels=[96]',
+        '--records', path])
+    records = ablation.load_records(path)
+    assert len(records) >= 17
+    for (variant, seed), record in records.items():
+        assert variant in ablation.VARIANTS and record['source']
+        assert {'val_mIoU', 'val_oIoU'} <= set(record)
+        assert ablation.recorded_run(args, records, variant, seed) is record
