@@ -360,8 +360,9 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
         for x, v in zip(xs, values):
             ax.plot([x] * len(v), v, 'k.', markersize=4)
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') for n in names],
-                       fontsize=7)
+    ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
+                        f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
+                        for n in names], fontsize=7)
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
     ax.set_ylabel('percent (SynRef val, 160x160 resized)')
     ax.set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
