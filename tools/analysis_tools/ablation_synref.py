@@ -321,7 +321,7 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
         row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
-        lines.append(f'| {LABELS[variant]} | {len(runs)} | ' + ' | '.join(row) + ' |')
+        lines.append(f'| {LABELS[variant]} | {n} | ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
 
 
