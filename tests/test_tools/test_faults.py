@@ -83,7 +83,8 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_weights(tiny):
     flag = str(tiny['root'] / 'writing.flag')
     rng = random.Random(0)
     kills = []
-    # 1: in the middle of a checkpoint write; 2: at a random moment; 3: mid-write again
+    # 1: in the middle of a checkpoint write; 2: at a random moment up to its first write;
+    # 3: mid-write again
     for moment in ('mid-write', 'random', 'mid-write'):
         if osp.exists(flag):
             os.remove(flag)
@@ -97,8 +98,14 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_weights(tiny):
             assert proc.poll() is None, 'the run ended before a checkpoint write'
             assert glob.glob(osp.join(work_dir, '*.tmp-*')), 'no write in progress'
         else:
-            proc = start(tiny['cfg'], work_dir, *args)
-            time.sleep(rng.uniform(0.2, 0.7) * tiny['seconds'])  # start-up included
+            # a random moment, but no later than this run's first checkpoint write, so that
+            # the third run still has a write to be killed in (on a loaded machine a fixed
+            # share of the whole run's time could let this run finish first)
+            proc = start(tiny['cfg'], work_dir, *args, FAULT_SLOW_WRITE_FLAG=flag,
+                         FAULT_SLOW_WRITE_SECONDS='0')
+            deadline = time.time() + rng.uniform(0.2, 0.7) * tiny['seconds']  # start-up included
+            while not osp.exists(flag) and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.02)
             if proc.poll() is not None:
                 pytest.fail('the run ended before the random kill: ' + finish(proc)[1][-2000:])
         kill(proc)
