@@ -45,6 +45,13 @@ def kill(proc):
     proc.communicate(timeout=60)
 
 
+def wait_for_write(proc, flag, seconds):
+    """Wait until a checkpoint write of ``proc`` creates ``flag``, ``proc`` ends, or time is up."""
+    deadline = time.time() + seconds
+    while not osp.exists(flag) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+
+
 def state(path):
     return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
 
@@ -92,9 +99,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_weights(tiny):
         if moment == 'mid-write':
             proc = start(tiny['cfg'], work_dir, *args, FAULT_SLOW_WRITE_FLAG=flag,
                          FAULT_SLOW_WRITE_SECONDS='3')
-            deadline = time.time() + 300
-            while not osp.exists(flag) and proc.poll() is None and time.time() < deadline:
-                time.sleep(0.02)
+            wait_for_write(proc, flag, 300)
             assert proc.poll() is None, 'the run ended before a checkpoint write'
             assert glob.glob(osp.join(work_dir, '*.tmp-*')), 'no write in progress'
         else:
@@ -103,9 +108,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_weights(tiny):
             # share of the whole run's time could let this run finish first)
             proc = start(tiny['cfg'], work_dir, *args, FAULT_SLOW_WRITE_FLAG=flag,
                          FAULT_SLOW_WRITE_SECONDS='0')
-            deadline = time.time() + rng.uniform(0.2, 0.7) * tiny['seconds']  # start-up included
-            while not osp.exists(flag) and proc.poll() is None and time.time() < deadline:
-                time.sleep(0.02)
+            wait_for_write(proc, flag, rng.uniform(0.2, 0.7) * tiny['seconds'])  # start-up too
             if proc.poll() is not None:
                 pytest.fail('the run ended before the random kill: ' + finish(proc)[1][-2000:])
         kill(proc)
