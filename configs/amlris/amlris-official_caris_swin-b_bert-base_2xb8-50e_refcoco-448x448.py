@@ -9,7 +9,7 @@ _base_ = ['../caris/caris_swin-b_bert-base_2xb8-50e_refcoco-448x448.py']
 model = dict(
     aml=dict(
         type='AlignmentAwareMasking',
-        scorer=dict(type='ReleasedRelevanceScorer'),  # widths taken from the model
+        scorer=dict(type='ReleasedRelevanceScorer', vis_channels=1024, text_channels=768),
         filter=dict(type='ReleasedBlockFilter', tau=0.4, rho=0.25, block_size=32)),
     stage1_loss_weight=0.5,
     stage2_loss_weight=0.5,

@@ -4,7 +4,8 @@
 _base_ = ['./amlris_lite_minilm_synref-160x160.py']
 model = dict(
     aml=dict(
-        scorer=dict(_delete_=True, type='ReleasedRelevanceScorer'),  # widths: from the model
+        scorer=dict(_delete_=True, type='ReleasedRelevanceScorer', vis_channels=256,
+                    text_channels=384),
         filter=dict(_delete_=True, type='ReleasedBlockFilter', tau=0.4, rho=0.25,
                     block_size=32)),
     stage1_loss_weight=0.5,

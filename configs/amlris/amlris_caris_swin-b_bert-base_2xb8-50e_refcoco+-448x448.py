@@ -7,7 +7,8 @@ _base_ = ['../caris/caris_swin-b_bert-base_2xb8-50e_refcoco+-448x448.py']
 model = dict(
     aml=dict(
         type='AlignmentAwareMasking',
-        # vis_channels / text_channels: taken from the model (the level aml_feat_index scores,
-        # the text encoder), so that e.g. model.aml_feat_index=-2 needs no other change
-        scorer=dict(type='PatchMaxScorer'),
+        # in_index -1: the stride-32 Swin stage (1024 channels); BERT-base tokens (768). To
+        # score another level, set in_index and vis_channels together (e.g. -2 and 512).
+        scorer=dict(type='PatchMaxScorer', in_index=-1, vis_channels=1024,
+                    text_channels=768),
         filter=dict(type='AlignmentAwareFilter', tau=0.4, rho=0.25, block_size=32)))

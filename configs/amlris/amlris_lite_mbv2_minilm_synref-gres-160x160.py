@@ -6,5 +6,5 @@ _base_ = ['../lite/lite_mbv2_minilm_synref-gres-160x160.py']
 model = dict(
     aml=dict(
         type='AlignmentAwareMasking',
-        scorer=dict(type='PatchMaxScorer'),  # widths taken from the model
+        scorer=dict(type='PatchMaxScorer', vis_channels=320, text_channels=384),
         filter=dict(type='AlignmentAwareFilter', tau=0.4, rho=0.25, block_size=32)))

@@ -1,6 +1,6 @@
 # Worked example of docs/en/tutorials/new_backbone.md: AML on SynRef with mmseg's MiT-b0
 # (SegFormer's encoder, random init) instead of the half-width ResNet-18. Only the backbone,
-# the head's in_channels change (the AML scorer takes its width from them).
+# the head's in_channels and the AML scorer's width (its stride-32 level) change.
 _base_ = ['./amlris_lite_minilm_synref-160x160.py']
 model = dict(
     backbone=dict(
@@ -19,4 +19,5 @@ model = dict(
         drop_rate=0.0,
         attn_drop_rate=0.0,
         drop_path_rate=0.1),
-    decode_head=dict(in_channels=[32, 64, 160, 256]))
+    decode_head=dict(in_channels=[32, 64, 160, 256]),
+    aml=dict(scorer=dict(vis_channels=256)))

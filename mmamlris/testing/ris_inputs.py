@@ -18,7 +18,8 @@ def tiny_aml_cfg(vis_channels: int = 64, scorer: Optional[Dict] = None, **filter
     Args:
         vis_channels (int): Width of the scored level (64: the tiny ResNet's stride 32).
         scorer (dict, optional): Scorer config; ``PatchMaxScorer`` by default. Its
-            ``vis_channels`` / ``text_channels`` are filled in when absent.
+            ``vis_channels`` / ``text_channels`` are filled in when absent, and an
+            ``OracleScorer``'s ``block_size`` (the filter's).
         **filter_kwargs: ``AlignmentAwareFilter`` options (``tau``, ``rho``, ``mode`` ...);
             ``block_size`` defaults to 16. ``filter=dict(...)`` replaces the filter config.
 
@@ -32,6 +33,8 @@ def tiny_aml_cfg(vis_channels: int = 64, scorer: Optional[Dict] = None, **filter
     if block_filter is None:
         block_filter = dict(type='AlignmentAwareFilter', block_size=16)
         block_filter.update(filter_kwargs)
+    if scorer['type'] == 'OracleScorer':  # it scores the filter's blocks
+        scorer.setdefault('block_size', block_filter.get('block_size', 32))
     return dict(type='AlignmentAwareMasking', scorer=scorer, filter=block_filter)
 
 

@@ -59,12 +59,13 @@ def test_config_trains_one_step_and_predicts(path):
 
 
 def test_caris_aml_config_scores_the_stride16_level_at_half_scale_as_it_stands():
-    """``--cfg-options model.stage1_scale=0.5 model.aml_feat_index=-2`` on the CARIS config:
-    the scorer takes the stride-16 width (512) from the model, and a cell again covers 32x32
-    input pixels (stride 16 of the half-size image)."""
+    """``--cfg-options model.stage1_scale=0.5 model.aml.scorer.in_index=-2
+    model.aml.scorer.vis_channels=512`` on the CARIS config: the scorer reads the stride-16
+    level, and a cell again covers 32x32 input pixels (stride 16 of the half-size image)."""
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs/amlris/amlris_caris_swin-b_bert-base_2xb8-50e_refcoco-448x448.py'))
-    cfg.merge_from_dict({'model.stage1_scale': 0.5, 'model.aml_feat_index': -2})
+    cfg.merge_from_dict({'model.stage1_scale': 0.5, 'model.aml.scorer.in_index': -2,
+                         'model.aml.scorer.vis_channels': 512})
     torch.manual_seed(0)
     model = MODELS.build(offline_model_cfg(cfg.model)[0])
     assert model.aml.scorer.vis_channels == 512
@@ -72,6 +73,6 @@ def test_caris_aml_config_scores_the_stride16_level_at_half_scale_as_it_stands()
     data = model.data_preprocessor(demo_ris_inputs(batch_size=1, image_shapes=((128, 128), )),
                                    True)
     with torch.no_grad():
-        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+        out = model.mask_batch(data['inputs'], data['data_samples'])
     assert out.score_map.shape[-2:] == (4, 4)  # 128 / 2 / 16: one cell per 32x32 block
     assert out.block_mask.shape[-2:] == (128, 128)

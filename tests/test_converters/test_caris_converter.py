@@ -129,7 +129,7 @@ def test_amlris_projection_scores_as_the_released_model(conversion, golden):
                filter=dict(type='ReleasedBlockFilter'))
     model = build_converted(conversion, aml)
     with torch.no_grad():
-        score = model.aml.scorer(golden['swin'][-1], golden['text'][:, :NUM_TOKENS], None)
+        score = model.aml.scorer(golden['swin'], golden['text'][:, :NUM_TOKENS], None)
     official = golden['relevance'].amax(-1)  # PatchMax of the official [B, N, L] relevance
     assert max_diff(score.flatten(1), official) <= TOL
 

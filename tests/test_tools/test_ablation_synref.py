@@ -87,18 +87,27 @@ def test_scorer_options_reach_only_their_variant(tmp_path):
             ablation.parse_args(['--scorer-options', bad])
 
 
-def test_half_scale_variant_scores_the_stride16_level_with_the_model_width(tmp_path):
+def test_half_scale_variant_scores_the_stride16_level_with_its_width(tmp_path):
     from mmengine.config import Config
 
     from mmamlris.registry import MODELS
     args = ablation.parse_args(['--work-dir', str(tmp_path), '--aml-config', osp.join(
         REPO_ROOT, 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py')])
     cfg = Config.fromfile(ablation.variant_config(args, 'aml_half', str(tmp_path / 'h.py')))
-    assert (cfg.model.stage1_scale, cfg.model.aml_feat_index) == (0.5, -2)
-    assert 'vis_channels' not in cfg.model.aml.scorer  # 320 is the stride-32 width
+    assert (cfg.model.stage1_scale, cfg.model.aml.scorer.in_index) == (0.5, -2)
+    # the decode head's width of the stride-16 level (the config's 320 is the stride-32 one)
+    assert cfg.model.aml.scorer.vis_channels == 96
     from mmamlris.utils import offline_model_cfg
     model = MODELS.build(offline_model_cfg(cfg.model)[0])  # random init where files lack
-    assert model.aml.scorer.vis_channels == 96
+    assert model._stage1_levels() == [-2]
+
+
+def test_oracle_variant_scores_the_filters_blocks(tmp_path):
+    from mmengine.config import Config
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--aml-config', osp.join(
+        REPO_ROOT, 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py')])
+    cfg = Config.fromfile(ablation.variant_config(args, 'oracle', str(tmp_path / 'o.py')))
+    assert cfg.model.aml.scorer.block_size == cfg.model.aml.filter.block_size == 32
 
 
 def test_train_stats_keep_the_last_record_of_an_iteration_logged_twice(tmp_path):

@@ -59,7 +59,7 @@ VARIANTS: Dict[str, Optional[tuple]] = {
     'learned': (dict(type='LearnedScorer'), None, {}),
     'decoder': (dict(type='DecoderScorer'), None, {}),
     # The cheap stage 1: half-scale image, stride-16 level, so a cell still covers 32 pixels.
-    'aml_half': (None, None, dict(stage1_scale=0.5, aml_feat_index=-2)),
+    'aml_half': (dict(in_index=-2), None, dict(stage1_scale=0.5)),
 }
 LABELS = {
     'baseline': 'baseline (no AML)',
@@ -166,6 +166,13 @@ def train_stats(work_dir: str) -> Dict[str, float]:
     return {k: statistics.mean(v[len(v) // 2:]) for k, v in values.items() if v}
 
 
+def level_channels(decode_head: dict, index: int) -> int:
+    """The width of backbone level ``index`` as the decode head's config declares it."""
+    in_channels, in_index = decode_head['in_channels'], decode_head['in_index']
+    levels = max(in_index) + 1
+    return int(in_channels[list(in_index).index(index % levels)])
+
+
 def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     """Write the config of one variant (the AML config with its overrides) to ``path``."""
     from mmamlris.utils import load_config
@@ -175,18 +182,21 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     scorer, block_filter, options = spec
     cfg = load_config(args.aml_config)
     aml = cfg.model.aml
-    if scorer is not None:
-        channels = {k: aml.scorer[k] for k in ('vis_channels', 'text_channels')
-                    if k in aml.scorer}  # absent: taken from the model
-        aml.scorer = dict(scorer, **channels)
-    if 'aml_feat_index' in options:  # another level: its width is taken from the model
-        aml.scorer.pop('vis_channels', None)
+    if scorer is not None and 'type' in scorer:  # another scorer: keep the level and widths
+        kept = {k: aml.scorer[k] for k in ('in_index', 'vis_channels', 'text_channels')
+                if k in aml.scorer}
+        aml.scorer = dict(scorer, **kept)
+    elif scorer is not None:  # the same scorer on another level: that level's width
+        aml.scorer.update(scorer)
+        aml.scorer.vis_channels = level_channels(cfg.model.decode_head, scorer['in_index'])
     aml.scorer.update(args.scorer_options.get(variant, {}))
     if block_filter is not None:
         if 'type' in block_filter:  # another filter: keep only the block size
             aml.filter = dict(block_filter, block_size=aml.filter.block_size)
         else:
             aml.filter.update(block_filter)
+    if aml.scorer.get('type') == 'OracleScorer':  # it scores the filter's blocks
+        aml.scorer.block_size = aml.filter.block_size
     cfg.model.update(options)
     cfg.dump(path)
     return path

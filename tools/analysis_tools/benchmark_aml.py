@@ -13,9 +13,10 @@ makes them):
   of a shared machine hits both; medians are reported. The last line is
   ``time_ratio=<aml/baseline> memory_ratio=<aml/baseline> infer_ratio=<aml/baseline>``.
 * ``--mode masking``: the masking op alone (``model.aml(...)``: PMME + AFM, on stage-1
-  features of the batch), stage 1 with the masking (``AMLSegmentor.mask_batch``, without the
-  text encoding it computes for stage 2 when the decoder has no visual prompts; that one is
-  shown apart) and the AML training step they belong to. The last line is
+  features of the batch), stage 1 with the masking (``AMLSegmentor._stage1_forward`` and
+  ``_mask`` as ``loss`` calls them, without the text encoding stage 1 computes for stage 2
+  when the decoder has no visual prompts; that one is shown apart) and the AML training step
+  they belong to. The last line is
   ``masking_ms=<median> masking_share=<masking / step> stage1_share=<stage 1 / step>``.
 * ``--mode flops``: the floating-point operations of one training step of each model and of
   one inference, counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix products,
@@ -228,7 +229,7 @@ class _Bench:
             f'{MAX_TOKENS} token slots; training {precision}, inference float32; {repeats}',
             f'AML: {type(aml.aml).__name__}({aml.aml.extra_repr()}), stage1_scale '
             f'{aml.stage1_scale}, stage1_loss_weight {aml.stage1_loss_weight}, feature level '
-            f'{aml.aml_feat_index}',
+            f'{aml.aml.scorer.in_index}',
             machine_line(self.device, self.load_before),
         ]
         lines += [f'note: {n}' for n in self.notes]
@@ -300,6 +301,11 @@ def run_step_mode(bench: _Bench) -> str:
             f'infer_ratio={infer_ratio:.4f}')
 
 
+def _stage1_method(model) -> str:
+    """The method that runs stage 1 in ``model.loss`` (the released recipe has its own)."""
+    return '_stage1_forward_train' if model.stage1_loss_weight > 0 else '_stage1_forward'
+
+
 def _masking_inputs(bench: _Bench) -> Tuple[torch.Tensor, ...]:
     """The arguments the masking op receives in training (read by a forward hook)."""
     model = bench.aml_model
@@ -319,22 +325,30 @@ def run_masking_mode(bench: _Bench) -> str:
     """The masking op and stage 1 alone, against the AML training step."""
     args, device, model = bench.args, bench.device, bench.aml_model
     masking_args = _masking_inputs(bench)
-    inputs, vis_feat, text_feat = masking_args[:3]
+    inputs, feats, text_feat = masking_args[:3]
+    vis_feat = feats[model.aml.scorer.in_index]
     masking = time_alternating({'masking': lambda: model.aml(*masking_args)}, args.iters,
                                args.warmup, device)['masking']
 
     # loss() and the modules call the timed versions (see shadow_methods).
-    stage1_times: List[float] = []
-    shared_text_times: List[float] = []  # text encoding in mask_batch that stage 2 reuses
-    stage1, text_forward = model.mask_batch, model.text_encoder.forward
-    text_in_stage1: List[float] = []  # text encoder calls with gradient in mask_batch
+    stage1_times: List[float] = []  # stage 1 and the masking of each step
+    shared_text_times: List[float] = []  # text encoding in stage 1 that stage 2 reuses
+    stage1_name = _stage1_method(model)
+    stage1, mask = getattr(model, stage1_name), model._mask
+    text_forward = model.text_encoder.forward
+    text_in_stage1: List[float] = []  # text encoder calls with gradient in stage 1
 
     def timed_stage1(*a, **kw):
         text_in_stage1.clear()
         seconds, out = timed(lambda: stage1(*a, **kw), device)
         stage1_times.append(seconds)
-        # out.text: the stage-2 text features, when stage 1 computed them for both stages
-        shared_text_times.append(sum(text_in_stage1) if out.text is not None else 0.0)
+        # the stage-2 text features, when stage 1 computed them for both stages
+        shared_text_times.append(sum(text_in_stage1) if model._reuses_stage1_text else 0.0)
+        return out
+
+    def timed_mask(*a, **kw):
+        seconds, out = timed(lambda: mask(*a, **kw), device)
+        stage1_times[-1] += seconds
         return out
 
     def timed_text(*a, **kw):
@@ -344,7 +358,7 @@ def run_masking_mode(bench: _Bench) -> str:
         text_in_stage1.append(seconds)
         return out
 
-    with shadow_methods({(model, 'mask_batch'): timed_stage1,
+    with shadow_methods({(model, stage1_name): timed_stage1, (model, '_mask'): timed_mask,
                          (model.text_encoder, 'forward'): timed_text}):
         step = time_alternating({'aml': bench.train_call('aml')}, args.iters, args.warmup,
                                 device, prepare=bench.prepare)['aml']
@@ -355,14 +369,14 @@ def run_masking_mode(bench: _Bench) -> str:
     stage1_med = statistics.median(alignment_times)
     rows = [
         ['masking op model.aml (PMME + AFM)', ms_cell(masking), f'{masking_med / step_med:.3f}'],
-        ['stage 1 and masking (AMLSegmentor.mask_batch): ' + (
+        [f'stage 1 and masking (AMLSegmentor.{stage1_name} + _mask): ' + (
             'forward with gradient and loss (stage1_loss_weight > 0)'
             if model.stage1_loss_weight > 0 else 'no-grad alignment pass'),
          ms_cell(alignment_times), f'{stage1_med / step_med:.3f}'],
     ]
     shared = shared_text_times[args.warmup:]
     if any(shared):
-        rows.append(['  not counted: text encoding in mask_batch reused by stage 2 (grad)',
+        rows.append(['  not counted: text encoding in stage 1 reused by stage 2 (grad)',
                      ms_cell(shared), f'{statistics.median(shared) / step_med:.3f}'])
     rows.append(['AML train step', ms_cell(step), '1.000'])
     lines = bench.header()
@@ -388,9 +402,10 @@ def run_flops_mode(bench: _Bench) -> str:
     bench.prepare('baseline')
     step['baseline'], _ = count_flops(bench.train_call('baseline'))
     bench.prepare('aml')
+    stage1_name = _stage1_method(model)
     step['aml'], parts = count_flops(
         bench.train_call('aml'),
-        dict(stage1=(model, 'mask_batch'), masking=(model.aml, 'forward')))
+        dict(stage1=(model, stage1_name), masking=(model.aml, 'forward')))
     for m in bench.models.values():
         m.eval()
     for name in names:
@@ -419,7 +434,7 @@ def run_flops_mode(bench: _Bench) -> str:
     lines = bench.header()
     lines.append(format_table(['measure', 'baseline (aml=None)', 'AML', 'AML / baseline'],
                               rows))
-    lines.append(f'AMLSegmentor.mask_batch as called: {g(parts["stage1"])} GFLOPs (when the '
+    lines.append(f'AMLSegmentor.{stage1_name} as called: {g(parts["stage1"])} GFLOPs (when the '
                  'decoder adds no visual prompts to the text, this includes the text encoding '
                  'with gradient that stage 2 reuses, which the baseline step has too; "AML '
                  'extra" is the difference of the two steps)')

@@ -205,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             items = [dataset[i] for i in range(first, min(first + args.batch_size, count))]
             data = model.data_preprocessor(pseudo_collate(items), True)
             with torch.no_grad():
-                aml_out = model.mask_batch(data['inputs'], data['data_samples']).aml
+                aml_out = model.mask_batch(data['inputs'], data['data_samples'])
             for key, value in aml_out.stats.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(items)
             for key, value in alignment_sums(aml_out, data['data_samples'],

@@ -1,7 +1,8 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Alignment-aware masking (AML): a scorer scores the cells, a filter chooses the blocks."""
+import contextlib
 import math
-from typing import Dict, NamedTuple, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -15,10 +16,6 @@ from .filters import BaseBlockFilter
 from .scorers import BaseAlignmentScorer
 
 __all__ = ['AMLOutput', 'AlignmentAwareMasking']
-
-# Buffers that the scorers own and that checkpoints written before the scorer/filter split
-# hold at the top level of `aml` (loaded into `aml.scorer` instead).
-_SCORER_BUFFERS = ('vis_proj', 'text_proj', 'text_proj_weight', 'text_proj_bias')
 
 
 class AMLOutput(NamedTuple):
@@ -57,13 +54,16 @@ class AlignmentAwareMasking(BaseModule):
     their features; it returns the images with weakly aligned blocks masked, for the stage-2
     forward and loss (the algorithm: ``docs/en/aml.md``)::
 
-        forward(inputs, vis_feat, text_feat, text_mask, data_samples, seg_logits, vis_levels)
-          no grad, float32, autocast off:
-            score_map = scorer(vis_feat, text_feat, text_mask, data_samples)  # [B, 1, h, w]
-            selection = filter(score_map, (H, W))          # masked / weak blocks [B, Gh, Gw]
+        forward(inputs, feats, text_feat, text_mask, data_samples, seg_logits)
+          float32, autocast off, features detached:
+            out = scorer(feats, text_feat, text_mask, data_samples, (H, W), seg_logits)
+                  (with grad only for a trainable scorer in training)
+          no grad:
+            score_map = scorer.scores(out)                  # [B, 1, h, w]
+            selection = filter(score_map, (H, W))           # masked / weak blocks [B, Gh, Gw]
             masked_inputs = where(block_mask, fill_value, inputs)
             stats: the filter's, plus alignment_statistics() against the GT if present
-          training, with grad: losses = scorer.loss(...)   # trainable scorers only
+          training: losses = scorer.loss_by_feat(out, data_samples, (H, W))
           -> AMLOutput(masked_inputs, block_mask, score_map, weak_mask, stats, losses)
 
     The paper: ``scorer=dict(type='PatchMaxScorer', ...)`` (PMME) and
@@ -107,8 +107,12 @@ class AlignmentAwareMasking(BaseModule):
         if not isinstance(self.filter, BaseBlockFilter):
             raise TypeError(f'AlignmentAwareMasking: filter must build a BaseBlockFilter '
                             f'(e.g. AlignmentAwareFilter), got {type(self.filter).__name__}.')
-        if getattr(self.scorer, 'block_size', False) is None:  # the oracle: the filter's blocks
-            self.scorer.block_size = self.filter.block_size
+        scorer_block = getattr(self.scorer, 'block_size', None)  # a scorer that works on blocks
+        if scorer_block is not None and tuple(scorer_block) != tuple(self.filter.block_size):
+            raise ValueError(f'AlignmentAwareMasking: the scorer scores blocks of '
+                             f'{tuple(scorer_block)} but the filter masks blocks of '
+                             f'{tuple(self.filter.block_size)}; set model.aml.scorer.block_size '
+                             f'to the filter\'s block_size.')
 
     @property
     def needs_seg_logits(self) -> bool:
@@ -123,13 +127,6 @@ class AlignmentAwareMasking(BaseModule):
     def extra_repr(self) -> str:
         return f'fill_value={self.fill_value}'
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Also load checkpoints written before the scorer owned the projection buffers."""
-        for name in _SCORER_BUFFERS:
-            if prefix + name in state_dict:
-                state_dict[f'{prefix}scorer.{name}'] = state_dict.pop(prefix + name)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     # ------------------------------------------------------------------ checks
     def check_image_size(self, height: int, width: int) -> None:
         """Refuse image sizes the filter cannot mask (see the filter's ``check_image_size``).
@@ -139,18 +136,17 @@ class AlignmentAwareMasking(BaseModule):
         """
         self.filter.check_image_size(height, width)
 
-    def _check_inputs(self, inputs: Tensor, vis_feat: Tensor, text_feat: Tensor,
+    def _check_inputs(self, inputs: Tensor, feats: Sequence[Tensor], text_feat: Tensor,
                       text_mask: Tensor) -> None:
         """Clear errors for tensors of the wrong rank, width or batch size."""
         name = type(self).__name__
         if inputs.dim() != 4:
             raise ValueError(f'{name}: inputs must be [B, C, H, W], got shape '
                              f'{tuple(inputs.shape)}.')
-        self.scorer.check_inputs(vis_feat, text_feat, text_mask)
-        if inputs.shape[0] != vis_feat.shape[0]:
-            raise ValueError(f'{name}: inputs, vis_feat and text_feat must have the same batch '
-                             f'size, got {inputs.shape[0]}, {vis_feat.shape[0]} and '
-                             f'{text_feat.shape[0]}.')
+        self.scorer.check_inputs(feats, text_feat, text_mask)
+        if inputs.shape[0] != text_feat.shape[0]:
+            raise ValueError(f'{name}: inputs and the features must have the same batch '
+                             f'size, got {inputs.shape[0]} and {text_feat.shape[0]}.')
         self.check_image_size(*inputs.shape[-2:])
 
     # ------------------------------------------------------------------ masking
@@ -181,40 +177,44 @@ class AlignmentAwareMasking(BaseModule):
         return AMLOutput(masked_inputs, block_mask, score_map, selection.weak_mask, stats,
                          dict())
 
-    def forward(self, inputs: Tensor, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+    def forward(self, inputs: Tensor, feats: Union[Tensor, Sequence[Tensor]],
+                text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
-                seg_logits: Optional[Tensor] = None,
-                vis_levels: Optional[Sequence[Tensor]] = None) -> AMLOutput:
+                seg_logits: Optional[Tensor] = None) -> AMLOutput:
         """Score the alignment of every feature cell and mask weakly aligned blocks.
 
         Args:
             inputs (Tensor): Normalised, padded images ``[B, 3, H, W]``.
-            vis_feat (Tensor): Visual features ``[B, C_v, h, w]`` of the same images.
+            feats (Sequence[Tensor] | Tensor): The stage-1 feature levels of the same images,
+                each ``[B, C_i, h_i, w_i]`` (``None`` at levels stage 1 skipped); the scorer
+                selects the ones it reads (its ``in_index``). A single tensor is one level.
             text_feat (Tensor): Token features ``[B, N, C_t]``.
             text_mask (Tensor): ``[B, N]`` bool, True for real tokens.
             data_samples (list[SegDataSample], optional): The batch's samples, for scorers
                 that read them (e.g. the GT) and for the alignment statistics.
             seg_logits (Tensor, optional): Stage-1 decoder logits, for a scorer that
                 :attr:`needs_seg_logits`.
-            vis_levels (list[Tensor], optional): Every stage-1 feature level, for a scorer
-                that reads more than ``vis_feat`` (e.g. ``LearnedScorer(aux_feat_indices=...)``).
 
         Returns:
             AMLOutput: See :class:`AMLOutput`.
         """
-        self._check_inputs(inputs, vis_feat, text_feat, text_mask)
+        feats = (feats, ) if isinstance(feats, Tensor) else tuple(feats)
+        self._check_inputs(inputs, feats, text_feat, text_mask)
+        feats = tuple(None if f is None else f.detach() for f in feats)
+        text_feat = text_feat.detach()
         image_size = tuple(inputs.shape[-2:])
-        extra = dict(image_size=image_size, seg_logits=seg_logits, vis_levels=vis_levels)
-        with torch.no_grad(), torch.autocast(device_type=inputs.device.type, enabled=False):
-            score_map = self.scorer(vis_feat, text_feat, text_mask, data_samples, **extra)
-            out = self.mask_from_scores(inputs, score_map)
-            gt = gt_masks(data_samples, image_size, inputs.device)
-            if gt is not None:
-                out.stats.update(alignment_statistics(out.score_map, out.block_mask, gt,
-                                                      self.filter.block_size))
-        if self.training:
-            with torch.autocast(device_type=inputs.device.type, enabled=False):
-                losses = self.scorer.loss(vis_feat.detach(), text_feat.detach(), text_mask,
-                                          data_samples, **extra)
-            out = out._replace(losses=losses)
+        trainable = self.training and any(p.requires_grad for p in self.scorer.parameters())
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            with contextlib.nullcontext() if trainable else torch.no_grad():
+                scorer_out = self.scorer(feats, text_feat, text_mask, data_samples, image_size,
+                                         seg_logits)
+            with torch.no_grad():
+                out = self.mask_from_scores(inputs, self.scorer.scores(scorer_out))
+                gt = gt_masks(data_samples, image_size, inputs.device)
+                if gt is not None:
+                    out.stats.update(alignment_statistics(out.score_map, out.block_mask, gt,
+                                                          self.filter.block_size))
+            if self.training:
+                out = out._replace(
+                    losses=self.scorer.loss_by_feat(scorer_out, data_samples, image_size))
         return out

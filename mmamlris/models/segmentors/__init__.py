@@ -1,4 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .aml_segmentor import AMLSegmentor, MaskedBatch
+from .aml_segmentor import AMLSegmentor, Stage1
 
-__all__ = ['AMLSegmentor', 'MaskedBatch']
+__all__ = ['AMLSegmentor', 'Stage1']

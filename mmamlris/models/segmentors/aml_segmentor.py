@@ -1,5 +1,4 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-import copy
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -21,19 +20,22 @@ TextFeatures = Tuple[Tensor, Tensor]  # ([B, N, C_t] token features, [B, N] bool
 _STAGE2_TEXT = ('masked', 'clean')
 
 
-class MaskedBatch(NamedTuple):
-    """What :meth:`AMLSegmentor.mask_batch` returns: stage 1 and the masking of one batch.
+class Stage1(NamedTuple):
+    """What AML's stage 1 gives the masking: the clean batch as the model sees it.
 
     Attributes:
-        aml (AMLOutput): The masked images, masks, score map, statistics and scorer losses.
-        losses (dict[str, Tensor]): ``stage1.*`` loss terms of the unmasked forward (weighted
-            by ``stage1_loss_weight``; empty when it is 0).
-        text (tuple[Tensor, Tensor] | None): Stage-2 text features when stage 1 could encode
-            them once for both stages (decoders without visual prompts), else ``None``.
+        feats (list[Tensor | None]): The visual feature levels (``None`` at the levels an early
+            exit skipped).
+        text (tuple[Tensor, Tensor]): Token features ``[B, N, C_t]`` and mask ``[B, N]``. They
+            carry gradient only when the text does not depend on the image (a decode head
+            without visual prompts): stage 2 then reuses them instead of encoding the text
+            again (see :meth:`AMLSegmentor._stage2_forward_train`).
+        seg_logits (Tensor | None): The decode head's logits without gradient, for a scorer
+            that ``needs_seg_logits``.
     """
-    aml: AMLOutput
-    losses: Dict[str, Tensor]
-    text: Optional[TextFeatures]
+    feats: List[Optional[Tensor]]
+    text: TextFeatures
+    seg_logits: Optional[Tensor]
 
 
 @MODELS.register_module()
@@ -52,32 +54,34 @@ class AMLSegmentor(BaseSegmentor):
 
     .. code:: text
 
-     loss(): [aml is None] _encode() -> decode_head.loss()
-             [aml]         mask_batch() -> [stage2_text='clean'] extract_feat(clean)
-                           -> extract_feat(masked) -> encode_text() (unless reused)
-                           -> decode_head.loss()
-     mask_batch(): _stage1_features() [-> decode_head() without grad, for a scorer that
-                   needs_seg_logits] -> aml(inputs, vis[aml_feat_index], text, samples,
-                                            vis_levels=vis)
-     _stage1_features(): no grad: _stage1_levels() -> backbone up to those levels only
-                               (BackboneEarlyExit; img downscaled by stage1_scale)
-                               -> decode_head.text_prompts() -> text_encoder()
-                (with stage1_loss_weight > 0: with grad, plus the decode head loss)
+     loss(): [aml is None] _encode() -> _decode_head_forward_train()
+             [aml]  _stage1_forward()            (or _stage1_forward_train(), with its loss)
+                    -> _mask() = aml(inputs, stage1.feats, *stage1.text, samples, seg_logits)
+                    -> _stage2_forward_train(masked images)
+     _stage1_forward(): no grad: backbone up to _stage1_levels() only (BackboneEarlyExit;
+                        img downscaled by stage1_scale) -> decode_head.text_prompts()
+                        -> text_encoder() [-> decode_head(), for a scorer needs_seg_logits]
+     _stage1_forward_train(): _encode() -> _decode_head_forward_train()  (the released recipe)
+     _stage2_forward_train(): [stage2_text='clean'] encode_text(extract_feat(clean))
+                              -> extract_feat(masked) -> encode_text() (unless reused)
+                              -> _decode_head_forward_train()
      _encode(): extract_feat() -> encode_text() = decode_head.text_prompts() -> text_encoder()
 
-    :meth:`mask_batch` is the public entry point of stage 1 and the masking: the browse and
-    benchmark tools call it on a preprocessed batch. When the decode head adds no visual
-    prompts to the text, the text features do not depend on the image: stage 1 encodes the
-    text once, with gradient, and stage 2 reuses it, so AML costs one extra visual-encoder
-    forward without gradient. Stage 1 runs in the model's current mode: a BatchNorm backbone
-    in training mode updates its running statistics on the clean images too (as the released
-    code's first pass does).
+    :meth:`mask_batch` (stage 1 and the masking of a preprocessed batch) is the public entry
+    point of the tools that look at or time the masking (``browse_aml_masks.py``,
+    ``benchmark_aml.py``). When the decode head adds no visual prompts to the text, the text
+    features do not depend on the image: stage 1 encodes the text once, with gradient, and
+    stage 2 reuses it, so AML costs one extra visual-encoder forward without gradient. Stage 1
+    runs in the model's current mode: a BatchNorm backbone in training mode updates its
+    running statistics on the clean images too (as the released code's first pass does).
 
-    Stage 1 computes only the feature levels it uses (:meth:`_stage1_levels`: the scored
-    level, a scorer's ``aux_feat_indices``, the levels of the decode head's text prompts):
-    the backbone stops after the last of them (:class:`BackboneEarlyExit`, verified once
-    against the full pass, any backbone with a stage container; others run in full). A neck,
-    a scorer that needs the decoder or ``stage1_loss_weight > 0`` need every level.
+    Stage 1 computes only the feature levels it uses (:meth:`_stage1_levels`: the scorer's
+    ``feat_indices``, the levels of the decode head's text prompts): the backbone stops after
+    the last of them (:class:`BackboneEarlyExit`, verified once against the full pass, any
+    backbone with a stage container; others run in full). A neck, a scorer that needs the
+    decoder or ``stage1_loss_weight > 0`` need every level. The scorer declares the level it
+    scores and its width (``model.aml.scorer.in_index`` / ``vis_channels``), as a decode head
+    declares ``in_index`` / ``in_channels``; the segmentor reads nothing else of it.
 
     2. ``predict`` gives ``pred_sem_seg`` at the original image size (mmseg convention) and
     ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol):
@@ -95,12 +99,10 @@ class AMLSegmentor(BaseSegmentor):
         decode_head (ConfigType): RIS decoder config (a :class:`BaseRISDecodeHead`).
         neck (ConfigType, optional): Neck applied to the backbone outputs.
         aml (ConfigType, optional): ``AlignmentAwareMasking`` config; ``None`` disables AML.
-        aml_feat_index (int): Which visual feature level feeds the alignment score (index into
-            the backbone/neck outputs). Defaults to -1, the coarsest (stride-32) level, as in
-            the released code.
         stage1_loss_weight (float): Weight of the segmentation loss on the unmasked stage-1
             forward. 0 (the paper) runs stage 1 without gradient and without the decoder;
             the released code uses 0.5 (and 0.5 on stage 2), about doubling the step's cost.
+            Stage 1 then runs at full scale and computes every level.
         stage1_scale (float): Input scale of stage 1 (e.g. 0.5 runs the alignment pass at half
             resolution). Defaults to 1.0.
         stage1_early_exit (bool): Stop the backbone in stage 1 after the last level it
@@ -127,7 +129,6 @@ class AMLSegmentor(BaseSegmentor):
                  decode_head: ConfigType,
                  neck: OptConfigType = None,
                  aml: OptConfigType = None,
-                 aml_feat_index: int = -1,
                  stage1_loss_weight: float = 0.0,
                  stage1_scale: float = 1.0,
                  stage1_early_exit: bool = True,
@@ -144,7 +145,7 @@ class AMLSegmentor(BaseSegmentor):
             self.neck = MODELS.build(neck)
         self.text_encoder = MODELS.build(text_encoder)
         self._init_decode_head(decode_head)
-        self._init_aml(aml, aml_feat_index, stage1_loss_weight, stage1_scale,
+        self._init_aml(aml, stage1_loss_weight, stage1_scale,
                        stage2_loss_weight, stage2_text)
         self._init_stage1_backbone(stage1_early_exit, stage1_text_prompts)
         self.train_cfg = train_cfg
@@ -157,7 +158,7 @@ class AMLSegmentor(BaseSegmentor):
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
 
-    def _init_aml(self, aml: OptConfigType, feat_index: int, stage1_loss_weight: float,
+    def _init_aml(self, aml: OptConfigType, stage1_loss_weight: float,
                   stage1_scale: float, stage2_loss_weight: float, stage2_text: str) -> None:
         """Initialize the alignment-aware masking module and its training options."""
         if stage1_loss_weight < 0 or stage2_loss_weight < 0:
@@ -165,12 +166,13 @@ class AMLSegmentor(BaseSegmentor):
                              f'{stage1_loss_weight} and {stage2_loss_weight}.')
         if not 0 < stage1_scale <= 1:
             raise ValueError(f'stage1_scale must be in (0, 1], got {stage1_scale}.')
+        if stage1_loss_weight > 0 and stage1_scale != 1:
+            raise ValueError(f'stage1_scale={stage1_scale} needs stage1_loss_weight=0: a stage 1 '
+                             f'with its own loss runs the whole model at full scale.')
         if stage2_text not in _STAGE2_TEXT:
             raise ValueError(f'stage2_text must be one of {list(_STAGE2_TEXT)}, got '
                              f'{stage2_text!r}.')
-        self.aml = MODELS.build(self._with_model_widths(aml, feat_index)) \
-            if aml is not None else None
-        self.aml_feat_index = feat_index
+        self.aml = MODELS.build(aml) if aml is not None else None
         self.stage1_loss_weight = float(stage1_loss_weight)
         self.stage1_scale = float(stage1_scale)
         self.stage2_loss_weight = float(stage2_loss_weight)
@@ -183,61 +185,6 @@ class AMLSegmentor(BaseSegmentor):
         # A plain attribute, not a submodule: it holds a reference to ``self.backbone``.
         self._stage1_backbone = BackboneEarlyExit(self.backbone) \
             if self.with_aml and self.stage1_early_exit else None
-
-    def _level_width(self, index: int, key: str) -> int:
-        """Channels of backbone level ``index`` as the decode head declares them.
-
-        Raises:
-            ValueError: If the head does not read that level; the message names ``key``.
-        """
-        in_channels = getattr(self.decode_head, 'in_channels', None)
-        in_index = getattr(self.decode_head, 'in_index', None)
-        if isinstance(in_channels, int):
-            in_channels, in_index = [in_channels], [in_index]
-        if isinstance(in_channels, (list, tuple)) and isinstance(in_index, (list, tuple)):
-            levels = max(in_index) + 1
-            if -levels <= index < levels and index % levels in in_index:
-                return int(in_channels[list(in_index).index(index % levels)])
-        raise ValueError(f'AMLSegmentor: cannot tell the channels of feature level {index} '
-                         f'from the decode head (in_channels={in_channels}, in_index='
-                         f'{in_index}); set {key}.')
-
-    def _with_model_widths(self, aml: ConfigType, feat_index: int) -> ConfigType:
-        """The AML config with the scorer's widths that it leaves out taken from the model.
-
-        ``vis_channels`` is the width of level ``aml_feat_index`` (from the decode head's
-        ``in_channels`` / ``in_index``), ``text_channels`` the text encoder's
-        ``out_channels``, ``aux_channels`` (a scorer reading finer levels) those of its
-        ``aux_feat_indices``. A width the config gives is checked against the model.
-        """
-        if not isinstance(aml, dict) or not isinstance(aml.get('scorer'), dict):
-            return aml
-        aml = copy.deepcopy(aml)
-        scorer = aml['scorer']
-        key = 'model.aml.scorer.vis_channels'
-        if 'vis_channels' not in scorer:
-            scorer['vis_channels'] = self._level_width(feat_index, key)
-        else:
-            try:
-                width = self._level_width(feat_index, key)
-            except ValueError:
-                width = None  # a head that does not declare it: trust the config
-            if width is not None and width != scorer['vis_channels']:
-                raise ValueError(
-                    f'{key}={scorer["vis_channels"]}, but feature level aml_feat_index='
-                    f'{feat_index} has {width} channels (decode_head.in_channels); remove the '
-                    f'key to take the width from the model.')
-        if 'text_channels' not in scorer:
-            width = getattr(self.text_encoder, 'out_channels', None)
-            if not isinstance(width, int):
-                raise ValueError('AMLSegmentor: the text encoder has no out_channels; set '
-                                 'model.aml.scorer.text_channels.')
-            scorer['text_channels'] = width
-        if scorer.get('aux_feat_indices') and 'aux_channels' not in scorer:
-            scorer['aux_channels'] = [
-                self._level_width(i, 'model.aml.scorer.aux_channels')
-                for i in scorer['aux_feat_indices']]
-        return aml
 
     @property
     def with_aml(self) -> bool:
@@ -299,28 +246,28 @@ class AMLSegmentor(BaseSegmentor):
             feats, text = self._encode(inputs, text_inputs)
             return self._decode_head_forward_train(feats, text, data_samples)
 
-        masked = self.mask_batch(inputs, data_samples, text_inputs)
-        losses = dict(masked.losses)
-        losses.update(masked.aml.stats)
-        losses.update(add_prefix(masked.aml.losses, 'aml'))
-        text2 = masked.text
-        if self.stage2_text == 'clean':
-            # The released code: the text path sees a clean visual-encoder pass.
-            text2 = self.encode_text(self.extract_feat(inputs), *text_inputs)
-        feats = self.extract_feat(masked.aml.masked_inputs)
-        if text2 is None:
-            text2 = self.encode_text(feats, *text_inputs)
-        stage2 = self._decode_head_forward_train(feats, text2, data_samples)
-        losses.update(self._weighted(stage2, self.stage2_loss_weight))
+        losses: Dict[str, Tensor] = dict()
+        if self.stage1_loss_weight > 0:
+            stage1, stage1_losses = self._stage1_forward_train(inputs, text_inputs,
+                                                               data_samples)
+            losses.update(stage1_losses)
+        else:
+            stage1 = self._stage1_forward(inputs, text_inputs)
+        masked = self._mask(inputs, stage1, data_samples)
+        losses.update(masked.stats)
+        losses.update(add_prefix(masked.losses, 'aml'))
+        losses.update(self._stage2_forward_train(inputs, masked.masked_inputs, stage1,
+                                                 text_inputs, data_samples))
         return losses
 
     def mask_batch(self, inputs: Tensor, data_samples: SampleList,
-                   text_inputs: Optional[TextInputs] = None) -> MaskedBatch:
+                   text_inputs: Optional[TextInputs] = None) -> AMLOutput:
         """Stage 1 and the alignment-aware masking of a preprocessed batch.
 
-        The one entry point of stage 1: :meth:`loss` calls it, and so do the tools that look
-        at or time the masking (``browse_aml_masks.py``, ``benchmark_aml.py``). Call it under
-        ``torch.no_grad()`` when only the masks are wanted.
+        The entry point of the tools that look at or time the masking
+        (``browse_aml_masks.py``, ``benchmark_aml.py``); it runs the no-gradient stage 1
+        (:meth:`_stage1_forward`). Call it under ``torch.no_grad()`` when only the masks are
+        wanted.
 
         Args:
             inputs (Tensor): Normalised, padded images ``[B, 3, H, W]``.
@@ -330,50 +277,32 @@ class AMLSegmentor(BaseSegmentor):
                 ``[B, L]`` when the caller already stacked them.
 
         Returns:
-            MaskedBatch: The masking result, the stage-1 losses and reusable text features.
+            AMLOutput: The masked images, masks, score map, statistics and scorer losses.
         """
         if not self.with_aml:
             raise RuntimeError('AMLSegmentor.mask_batch needs model.aml; this model trains '
                                'without alignment-aware masking.')
         if text_inputs is None:
             text_inputs = stack_text_inputs(data_samples)
+        return self._mask(inputs, self._stage1_forward(inputs, text_inputs), data_samples)
+
+    def _mask(self, inputs: Tensor, stage1: Stage1, data_samples: SampleList) -> AMLOutput:
+        """The alignment-aware masking of ``inputs`` from the stage-1 features."""
         for sample in data_samples:  # the unpadded sizes (host metadata, no sync)
             self.aml.check_image_size(*sample.img_shape[:2])
-        losses: Dict[str, Tensor] = dict()
-        vis1, text1, text2 = self._stage1_features(inputs, text_inputs, data_samples, losses)
-        seg_logits = None
-        if self.aml.needs_seg_logits:  # e.g. DecoderScorer: the decoder's own view, no grad
-            with torch.no_grad():
-                seg_logits = self.decode_head(vis1, *text1)
-        aml_out = self.aml(inputs, vis1[self.aml_feat_index], *text1, data_samples,
-                           seg_logits=seg_logits, vis_levels=vis1)
-        return MaskedBatch(aml_out, losses, text2)
+        return self.aml(inputs, stage1.feats, *stage1.text, data_samples,
+                        seg_logits=stage1.seg_logits)
 
-    def _stage1_features(self, inputs: Tensor, text_inputs: TextInputs,
-                         data_samples: SampleList, losses: Dict[str, Tensor]
-                         ) -> Tuple[List[Tensor], TextFeatures, Optional[TextFeatures]]:
-        """Stage 1, the alignment pass on the unmasked images.
+    def _stage1_forward(self, inputs: Tensor, text_inputs: TextInputs) -> Stage1:
+        """Stage 1, the alignment pass on the unmasked images, without gradient.
 
         It runs under ``torch.no_grad()``, not ``torch.inference_mode()``: inference mode
         measured no faster (lite SynRef config on the CPU, within noise), and a tensor that a
         module computes in stage 1 and keeps for later (a cache) would be an inference tensor,
-        which stage 2 cannot save for its backward pass.
-
-        Returns:
-            tuple: The visual features (``None`` at the levels stage 1 did not compute)
-            and text features of stage 1 (detached), and the
-            stage-2 text features when they could be computed here once for both stages
-            (``None`` otherwise).
+        which stage 2 cannot save for its backward pass. Text that does not depend on the
+        image is encoded once here, with gradient, for stage 2 to reuse.
         """
         input_ids, attention_mask = text_inputs
-        if self.stage1_loss_weight > 0:
-            # The released recipe: a full forward with gradient and its own loss.
-            feats, text = self._encode(inputs, text_inputs)
-            stage1 = self._decode_head_forward_train(feats, text, data_samples)
-            losses.update(add_prefix(self._weighted(stage1, self.stage1_loss_weight),
-                                     'stage1'))
-            return [f.detach() for f in feats], (text[0].detach(), text[1]), None
-
         x = inputs
         if self.stage1_scale != 1.0:
             x = F.interpolate(x, scale_factor=self.stage1_scale, mode='bilinear',
@@ -384,30 +313,78 @@ class AMLSegmentor(BaseSegmentor):
                 else self._stage1_backbone(x, levels)
             prompts = self.decode_head.text_prompts(feats) if self.stage1_text_prompts \
                 else None
-            text1 = None
+            text = None
             if prompts is not None:
-                text1 = self.text_encoder(input_ids, attention_mask, prompts)
-            elif not self.stage1_text_prompts and self.decode_head.text_prompt_levels():
+                text = self.text_encoder(input_ids, attention_mask, prompts)
+            elif not self._text_is_image_independent:
                 # the head prompts its text in stage 2: stage 1's plain text is its own pass
-                text1 = self.text_encoder(input_ids, attention_mask, None)
+                text = self.text_encoder(input_ids, attention_mask, None)
         # Under AMP, the half-precision copies of the weights that autocast made and cached in
         # this no-grad pass have no gradient history. PyTorch releases without pytorch#165068
         # (e.g. 2.1, the newest one mmcv 2.1 has wheels for) hand them to stage 2, which then
         # back-propagates to none of those weights (pytorch#112583). Drop them: stage 2 casts
         # the weights afresh.
         torch.clear_autocast_cache()
-        if text1 is not None:
-            return feats, text1, None
-        # Image-independent text: encode once with gradient, reuse it detached for stage 1.
-        text2 = self.text_encoder(input_ids, attention_mask, None)
-        return feats, (text2[0].detach(), text2[1]), text2
+        if text is None:  # image-independent: encoded once, with gradient, for both stages
+            text = self.text_encoder(input_ids, attention_mask, None)
+        return Stage1(feats, text, self._stage1_seg_logits(feats, text))
+
+    def _stage1_forward_train(self, inputs: Tensor, text_inputs: TextInputs,
+                              data_samples: SampleList
+                              ) -> Tuple[Stage1, Dict[str, Tensor]]:
+        """Stage 1 of the released recipe: a full forward with gradient and its own loss.
+
+        Returns:
+            tuple: The stage-1 features (detached) and the ``stage1.*`` loss terms, weighted
+            by ``stage1_loss_weight``.
+        """
+        feats, text = self._encode(inputs, text_inputs)
+        losses = self._decode_head_forward_train(feats, text, data_samples)
+        losses = add_prefix(self._weighted(losses, self.stage1_loss_weight), 'stage1')
+        feats = [f.detach() for f in feats]
+        text = (text[0].detach(), text[1])
+        return Stage1(feats, text, self._stage1_seg_logits(feats, text)), losses
+
+    def _stage1_seg_logits(self, feats: List[Tensor], text: TextFeatures) -> Optional[Tensor]:
+        """The decode head's stage-1 logits without gradient, for a scorer that asks."""
+        if not self.aml.needs_seg_logits:  # e.g. DecoderScorer: the decoder's own view
+            return None
+        with torch.no_grad():
+            return self.decode_head(feats, text[0].detach(), text[1])
+
+    def _stage2_forward_train(self, inputs: Tensor, masked_inputs: Tensor, stage1: Stage1,
+                              text_inputs: TextInputs,
+                              data_samples: SampleList) -> Dict[str, Tensor]:
+        """Stage 2: the model's loss on the masked images, weighted by ``stage2_loss_weight``.
+
+        The text features come from the masked pass, from stage 1 when they do not depend on
+        the image (computed there once, with gradient), or, with ``stage2_text='clean'`` (the
+        released code), from one more visual-encoder pass on the clean images.
+        """
+        text = stage1.text if self._reuses_stage1_text else None
+        if self.stage2_text == 'clean':
+            text = self.encode_text(self.extract_feat(inputs), *text_inputs)
+        feats = self.extract_feat(masked_inputs)
+        if text is None:
+            text = self.encode_text(feats, *text_inputs)
+        losses = self._decode_head_forward_train(feats, text, data_samples)
+        return self._weighted(losses, self.stage2_loss_weight)
+
+    @property
+    def _text_is_image_independent(self) -> bool:
+        """Whether the text features ignore the image (no visual prompts in the head)."""
+        return not self.decode_head.text_prompt_levels()
+
+    @property
+    def _reuses_stage1_text(self) -> bool:
+        """Whether stage 1 encoded the text, with gradient, for stage 2 (see above)."""
+        return self.stage1_loss_weight == 0 and self._text_is_image_independent
 
     def _stage1_levels(self) -> Optional[List[int]]:
         """The feature levels the no-grad stage 1 uses, or None for all of them."""
         if self._stage1_backbone is None or self.with_neck or self.aml.needs_seg_logits:
             return None
-        levels = [self.aml_feat_index]
-        levels.extend(getattr(self.aml.scorer, 'aux_feat_indices', ()))
+        levels = list(self.aml.scorer.feat_indices)
         if self.stage1_text_prompts:
             levels.extend(self.decode_head.text_prompt_levels())
         return levels

@@ -141,17 +141,6 @@ def test_state_dict_roundtrip_restores_the_projection():
     assert torch.equal(out_a.block_mask, out_b.block_mask)
 
 
-def test_checkpoints_from_before_the_scorer_split_still_load():
-    """Earlier checkpoints hold the projections at ``aml.vis_proj``: they load into the scorer."""
-    source, target = build(seed=1), build(seed=2)
-    old_style = {k.replace('scorer.', ''): v for k, v in source.state_dict().items()}
-    assert set(old_style) == {'vis_proj', 'text_proj'}
-    target.load_state_dict(old_style)
-    assert torch.equal(target.scorer.vis_proj, source.scorer.vis_proj)
-    with pytest.raises(RuntimeError, match='Unexpected'):
-        target.load_state_dict(dict(old_style, stray=torch.zeros(1)))
-
-
 @pytest.mark.parametrize('kwargs, match', [
     (dict(reduce='sum'), 'reduce'),
     (dict(score_norm='zscore'), 'score_norm'),

@@ -42,7 +42,7 @@ def test_oracle_never_masks_the_referred_object(seed, tau, rho, granularity):
         gt[gt == 1] = 0
         gt[0, y:y + 8, x:x + 8] = 1
     with torch.no_grad():
-        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+        out = model.mask_batch(data['inputs'], data['data_samples'])
     assert out.stats['aml_object_masked'].item() == 0.0
     assert out.stats['aml_target_auc'].item() == 1.0
     for i, sample in enumerate(data['data_samples']):
@@ -99,11 +99,11 @@ def test_learned_scorer_learns_the_target_cells():
     optim = torch.optim.Adam(scorer.parameters(), lr=0.02)
     for _ in range(100):
         optim.zero_grad()
-        loss = model.mask_batch(data['inputs'], data['data_samples']).aml.losses
+        loss = model.mask_batch(data['inputs'], data['data_samples']).losses
         loss['loss_scorer'].backward()
         optim.step()
     with torch.no_grad():
-        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+        out = model.mask_batch(data['inputs'], data['data_samples'])
     assert out.stats['aml_target_auc'].item() > 0.9
 
 
@@ -137,7 +137,7 @@ def test_random_block_filter_masks_a_fixed_share_of_the_blocks():
     model = build(tiny_aml_cfg(filter=dict(type='RandomBlockFilter', ratio=0.6, block_size=16)))
     data = batch(model, batch_size=3, image_shapes=((64, 96), ))
     with torch.no_grad():
-        out = model.mask_batch(data['inputs'], data['data_samples']).aml
+        out = model.mask_batch(data['inputs'], data['data_samples'])
     blocks = out.block_mask[:, 0, ::16, ::16].flatten(1)
     assert blocks.sum(1).tolist() == [14] * 3  # floor(0.6 * 24 + 0.5) of the 4 x 6 blocks
     assert (blocks[0] != blocks[1]).any()  # drawn per image
@@ -163,11 +163,12 @@ def test_learned_scorer_rescales_each_image_unless_told_not_to():
     scorer = LearnedScorer(8, 6, embed_dim=4)
     vis, text = torch.randn(2, 8, 3, 3), torch.randn(2, 5, 6)
     mask = torch.ones(2, 5, dtype=torch.bool)
-    score = scorer(vis, text, mask)
+    logits = scorer([vis], text, mask)
+    score = scorer.scores(logits)
     assert torch.allclose(score.flatten(1).amin(1), torch.zeros(2))
     assert torch.allclose(score.flatten(1).amax(1), torch.ones(2))
     scorer.score_norm = 'none'
-    assert torch.equal(scorer(vis, text, mask), scorer.logits(vis, text, mask).sigmoid())
+    assert torch.equal(scorer.scores(logits), logits.sigmoid())
     with pytest.raises(ValueError, match='score_norm'):
         LearnedScorer(8, 6, score_norm='rank')
 
@@ -180,19 +181,19 @@ def test_learned_scorer_pools_the_finer_levels_into_its_cells():
     vis, text = torch.randn(2, 8, 2, 2), torch.randn(2, 5, 6)
     mask = torch.ones(2, 5, dtype=torch.bool)
     fine = torch.randn(2, 3, 4, 4, requires_grad=True)
-    cells = scorer._cells(vis, [fine, vis])
+    cells = scorer._cells([fine, vis])
     top_left = fine.detach()[:, :, :2, :2].flatten(2)
     assert torch.equal(cells[:, :8], vis)
     assert torch.equal(cells[:, 8:11, 0, 0], top_left.amax(-1))
     assert torch.allclose(cells[:, 11:, 0, 0], top_left.mean(-1))
     # only the scorer learns: no gradient flows back into the levels it reads
-    logits = scorer.logits(vis, text, mask, [fine, vis])
+    logits = scorer([fine, vis], text, mask)
     logits.sum().backward()
     assert fine.grad is None
     # the finer level changes the score of the cell it falls into, and only that one
     other = fine.detach().clone()
     other[0, :, 3, 3] += 5
-    delta = scorer.logits(vis, text, mask, [other, vis]) - logits.detach()
+    delta = scorer([other, vis], text, mask) - logits.detach()
     assert delta[0, 0, 1, 1] != 0 and delta[0, 0, :1].eq(0).all() and delta[1].eq(0).all()
 
 
@@ -203,40 +204,45 @@ def test_learned_scorer_aux_level_errors():
     scorer = LearnedScorer(8, 6, aux_feat_indices=(-2, ), aux_channels=(3, ))
     vis, text = torch.randn(1, 8, 2, 2), torch.randn(1, 5, 6)
     mask = torch.ones(1, 5, dtype=torch.bool)
-    with pytest.raises(ValueError, match='needs the stage-1 feature levels'):
-        scorer(vis, text, mask)
     with pytest.raises(ValueError, match='set aux_channels'):
-        scorer(vis, text, mask, vis_levels=[torch.randn(1, 4, 4, 4), vis])
+        scorer([torch.randn(1, 4, 4, 4), vis], text, mask)
+    with pytest.raises(ValueError, match='set aux_channels'):
+        scorer([None, vis], text, mask)  # a level stage 1 did not compute
     with pytest.raises(ValueError, match='has 1 feature levels'):
-        scorer(vis, text, mask, vis_levels=[vis])
+        scorer([vis], text, mask)
 
 
 def test_learned_scorer_reads_the_finer_levels_inside_the_segmentor():
     scorer = dict(type='LearnedScorer', embed_dim=8, aux_feat_indices=(-2, -3),
                   aux_channels=(32, 16))
     model = build(tiny_aml_cfg(scorer=scorer))
+    assert model.aml.scorer.feat_indices == (-1, -2, -3)
     seen = []
     model.aml.scorer.register_forward_hook(
-        lambda m, args, kwargs, out: seen.append([t.shape for t in kwargs['vis_levels']]),
-        with_kwargs=True)
+        lambda m, args, out: seen.append([None if t is None else t.shape[1] for t in args[0]]))
     losses = model(**batch(model), mode='loss')
     assert torch.isfinite(losses['aml.loss_scorer'])
-    assert [s[1] for s in seen[0]] == [8, 16, 32, 64]  # every level of the tiny backbone
+    # the scorer receives every stage-1 level (the tiny backbone's are 8, 16, 32, 64 wide)
+    assert seen == [[8, 16, 32, 64]]
 
 
-def test_scorer_widths_come_from_the_model():
-    aml = tiny_aml_cfg(scorer=dict(type='LearnedScorer', aux_feat_indices=(-3, )))
-    for key in ('vis_channels', 'text_channels'):
-        del aml['scorer'][key]
-    model = build(aml)  # the tiny backbone's levels are 8, 16, 32, 64 wide
-    assert (model.aml.scorer.vis_channels, model.aml.scorer.text_channels) == (64, 32)
-    assert model.aml.scorer.aux_channels == (16, )
-    torch.manual_seed(0)
-    seg = MODELS.build(tiny_segmentor_cfg(aml=copy.deepcopy(aml), aml_feat_index=-2))
-    assert seg.aml.scorer.vis_channels == 32
-    with pytest.raises(ValueError, match=r'vis_channels=64, but feature level '
-                       r'aml_feat_index=-2 has 32 channels'):
-        MODELS.build(tiny_segmentor_cfg(aml=tiny_aml_cfg(), aml_feat_index=-2))
+def test_a_scorer_declares_its_level_and_widths():
+    """The segmentor builds the scorer as configured: a wrong width is a clear error."""
+    aml = tiny_aml_cfg(vis_channels=32, scorer=dict(type='PatchMaxScorer', in_index=-2))
+    model = build(aml)
+    assert (model.aml.scorer.in_index, model.aml.scorer.vis_channels) == (-2, 32)
+    assert model._stage1_levels() == [-2]
+    model(**batch(model), mode='loss')
+    wrong = build(tiny_aml_cfg(scorer=dict(type='PatchMaxScorer', in_index=-2)))  # 64 wide
+    with pytest.raises(ValueError, match=r'in_index=-2 must be \[B, vis_channels=64'):
+        wrong(**batch(wrong), mode='loss')
+    with pytest.raises(ValueError, match='in_index must be an int'):
+        build(tiny_aml_cfg(scorer=dict(type='PatchMaxScorer', in_index=(-1, ))))
+
+
+def test_the_oracle_must_score_the_filters_blocks():
+    with pytest.raises(ValueError, match='set model.aml.scorer.block_size'):
+        build(tiny_aml_cfg(scorer=dict(type='OracleScorer', block_size=32)))  # filter: 16
 
 
 @pytest.mark.parametrize('empty', [[0], [0, 1]])
@@ -247,7 +253,7 @@ def test_alignment_statistics_stay_defined_without_a_target(empty):
     for i in empty:
         gt = data['data_samples'][i].gt_sem_seg.data
         gt[gt == 1] = 0
-    out = model.mask_batch(data['inputs'], data['data_samples']).aml
+    out = model.mask_batch(data['inputs'], data['data_samples'])
     for key, value in out.stats.items():
         assert torch.isfinite(value), key
     assert torch.isfinite(out.losses['loss_scorer'])

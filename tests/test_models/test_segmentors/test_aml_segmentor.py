@@ -6,7 +6,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmamlris.engine.hooks import AMLStepRecorder
-from mmamlris.models import MaskedBatch
+from mmamlris.models.aml import AMLOutput
 from mmamlris.registry import MODELS
 from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
 
@@ -14,6 +14,8 @@ from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segm
 AML = tiny_aml_cfg(tau=0.5, rho=1.0)
 RELEASED_AML = tiny_aml_cfg(scorer=dict(type='ReleasedRelevanceScorer'),
                             filter=dict(type='ReleasedBlockFilter', block_size=16))
+# PatchMax on the stride-16 level of the tiny ResNet (32 channels).
+LEVEL_MINUS_2 = tiny_aml_cfg(vis_channels=32, scorer=dict(type='PatchMaxScorer', in_index=-2))
 
 
 def build(cfg):
@@ -168,15 +170,15 @@ def test_mask_batch_is_the_public_stage1_entry_point():
     with torch.no_grad():
         torch.manual_seed(3)
         out = model.mask_batch(data['inputs'], data['data_samples'])
-    assert isinstance(out, MaskedBatch)
-    assert out.aml.masked_inputs.shape == data['inputs'].shape
+    assert isinstance(out, AMLOutput)
+    assert out.masked_inputs.shape == data['inputs'].shape
     assert out.losses == {}
-    assert out.text is not None  # LiteRISHead has no prompts: text shared with stage 2
+    assert model._reuses_stage1_text  # LiteRISHead has no prompts: text shared with stage 2
     # loss() masks exactly what mask_batch masks for the same random state
     with AMLStepRecorder(model) as recorder:
         torch.manual_seed(3)
         model(**data, mode='loss')
-    assert torch.equal(recorder.record['block_mask'], out.aml.block_mask)
+    assert torch.equal(recorder.record['block_mask'], out.block_mask)
     with pytest.raises(RuntimeError, match='needs model.aml'):
         build(tiny_segmentor_cfg()).mask_batch(data['inputs'], data['data_samples'])
 
@@ -201,7 +203,8 @@ def test_tensor_mode_and_missing_text_errors():
 
 
 @pytest.mark.parametrize('kwargs', [dict(stage1_scale=0), dict(stage1_loss_weight=-1),
-                                    dict(stage2_text='both')])
+                                    dict(stage2_text='both'),
+                                    dict(stage1_scale=0.5, stage1_loss_weight=0.5)])
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(ValueError):
         MODELS.build(tiny_segmentor_cfg(aml=AML, **kwargs))
@@ -224,11 +227,11 @@ def _count_calls(module):
 
 
 def test_stage1_stops_the_backbone_after_the_level_it_scores():
-    aml = tiny_aml_cfg(vis_channels=32, tau=0.5, rho=1.0)  # level -2 (stride 16) is 32 wide
+    aml = tiny_aml_cfg(vis_channels=32, tau=0.5, rho=1.0,  # level -2 (stride 16) is 32 wide
+                       scorer=dict(type='PatchMaxScorer', in_index=-2))
     losses = {}
     for early_exit in (True, False):
-        model = build(tiny_segmentor_cfg(aml=aml, aml_feat_index=-2,
-                                         stage1_early_exit=early_exit))
+        model = build(tiny_segmentor_cfg(aml=aml, stage1_early_exit=early_exit))
         data = preprocess(model)
         assert model._stage1_levels() == ([-2] if early_exit else None)
         model(**data, mode='loss')  # the first call verifies the cut once
@@ -243,13 +246,12 @@ def test_stage1_stops_the_backbone_after_the_level_it_scores():
 
 
 def test_stage1_keeps_the_levels_of_the_scorer_and_the_text_prompts():
-    learned = tiny_aml_cfg(vis_channels=32, scorer=dict(type='LearnedScorer',
-                                                        aux_feat_indices=[-3]))
-    model = build(tiny_segmentor_cfg(aml=learned, aml_feat_index=-2))
+    learned = tiny_aml_cfg(vis_channels=32, scorer=dict(
+        type='LearnedScorer', in_index=-2, aux_feat_indices=[-3], aux_channels=[16]))
+    model = build(tiny_segmentor_cfg(aml=learned))
     assert sorted(model._stage1_levels()) == [-3, -2]
     # CARIS's conditional prompts read the coarsest level: stage 1 needs it
-    model = build(tiny_segmentor_cfg(aml=tiny_aml_cfg(vis_channels=32), head='CARISHead',
-                                     aml_feat_index=-2))
+    model = build(tiny_segmentor_cfg(aml=LEVEL_MINUS_2, head='CARISHead'))
     assert model._stage1_levels() == [-2, 3]
     top = _count_calls(model.backbone.layer4)
     model(**preprocess(model), mode='loss')
@@ -260,8 +262,8 @@ def test_stage1_keeps_the_levels_of_the_scorer_and_the_text_prompts():
 
 
 def test_stage1_text_without_prompts_lets_caris_stop_below_the_coarsest_level():
-    model = build(tiny_segmentor_cfg(aml=tiny_aml_cfg(vis_channels=32), head='CARISHead',
-                                     aml_feat_index=-2, stage1_text_prompts=False))
+    model = build(tiny_segmentor_cfg(aml=LEVEL_MINUS_2, head='CARISHead',
+                                     stage1_text_prompts=False))
     assert model._stage1_levels() == [-2]
     data = preprocess(model)
     model(**data, mode='loss')  # verifies the cut

@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The stage-1 decoder's own foreground probability as the alignment score."""
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mmseg.utils import OptSampleList
 from torch import Tensor
@@ -30,6 +30,7 @@ class DecoderScorer(BaseAlignmentScorer):
     Args:
         vis_channels (int): ``C_v`` of the visual features (checked, not used).
         text_channels (int): ``C_t`` of the token features (checked, not used).
+        in_index (int): The feature level checked (not used). Defaults to -1.
         score_norm (str): ``'minmax'`` or ``'none'`` (the raw probabilities).
         init_cfg (dict, optional): Unused (no parameters).
     """
@@ -37,15 +38,15 @@ class DecoderScorer(BaseAlignmentScorer):
     #: Stage 1 must give this scorer the decode head's logits (``seg_logits``).
     needs_seg_logits = True
 
-    def __init__(self, vis_channels: int, text_channels: int, score_norm: str = 'minmax',
-                 init_cfg=None) -> None:
-        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+    def __init__(self, vis_channels: int, text_channels: int, in_index: int = -1,
+                 score_norm: str = 'minmax', init_cfg=None) -> None:
+        super().__init__(vis_channels, text_channels, in_index, init_cfg=init_cfg)
         self.score_norm = check_score_norm('DecoderScorer', score_norm)
 
-    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+    def forward(self, feats: Sequence[Tensor], text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
                 image_size: Optional[Tuple[int, int]] = None,
-                seg_logits: Optional[Tensor] = None, **kwargs) -> Tensor:
+                seg_logits: Optional[Tensor] = None) -> Tensor:
         """Foreground probability ``[B, 1, h', w']`` of the stage-1 logits (min-max
         rescaled per image with ``score_norm='minmax'``)."""
         if seg_logits is None:

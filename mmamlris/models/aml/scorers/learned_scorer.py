@@ -36,20 +36,25 @@ class LearnedScorer(BaseAlignmentScorer):
     block scored below ``tau = 0.4`` and AML masked uniformly although the ranking was good).
 
     A coarse level alone knows little about where an object's edge falls inside its cell.
-    ``aux_feat_indices`` adds finer stage-1 levels (indices into the feature list that
-    :class:`AMLSegmentor` passes as ``vis_levels``): each is max- and mean-pooled to the cell
-    grid and concatenated to ``vis_feat`` before the cell MLP (nothing is recomputed: stage 1
-    has those levels already)::
+    ``aux_feat_indices`` adds finer stage-1 levels (indices into the feature levels the scorer
+    receives, like ``in_index``): each is max- and mean-pooled to the cell grid and
+    concatenated to the scored level before the cell MLP (nothing is recomputed: stage 1 has
+    those levels already)::
 
-        cells = cat(vis_feat, max_pool(level_i), avg_pool(level_i), ...)   # [B, C, h, w]
-        logit = s * cos(mlp_v(cells), mlp_t(mean of the tokens)) + b       # [B, 1, h, w]
+        cells = cat(feats[in_index], max_pool(feats[i]), avg_pool(feats[i]), ...)  # [B, C, h, w]
+        logit = s * cos(mlp_v(cells), mlp_t(mean of the tokens)) + b           # [B, 1, h, w]
+
+    :meth:`forward` returns these logits (with gradient while training, to the head only);
+    :meth:`scores` turns them into the map the filter reads and :meth:`loss_by_feat` into the
+    loss, so the head runs once per step.
 
     Args:
-        vis_channels (int): ``C_v`` of the visual features.
+        vis_channels (int): ``C_v``, the width of level ``in_index``.
         text_channels (int): ``C_t`` of the token features.
+        in_index (int): The feature level scored (the cell grid). Defaults to -1.
         embed_dim (int): ``D``. Defaults to 64.
         aux_feat_indices (Sequence[int]): Indices of finer stage-1 levels to pool into the
-            cells (e.g. ``(-2,)``: the stride-16 level next to a stride-32 ``vis_feat``).
+            cells (e.g. ``(-2,)``: the stride-16 level next to a stride-32 ``in_index``).
             Defaults to ``()``.
         aux_channels (Sequence[int]): Channels of those levels, one per index.
         loss_weight (float): Weight of ``loss_scorer``. Defaults to 1.0.
@@ -61,6 +66,7 @@ class LearnedScorer(BaseAlignmentScorer):
     def __init__(self,
                  vis_channels: int,
                  text_channels: int,
+                 in_index: int = -1,
                  embed_dim: int = 64,
                  aux_feat_indices: Sequence[int] = (),
                  aux_channels: Sequence[int] = (),
@@ -68,7 +74,7 @@ class LearnedScorer(BaseAlignmentScorer):
                  score_norm: str = 'minmax',
                  ignore_index: int = 255,
                  init_cfg=None) -> None:
-        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+        super().__init__(vis_channels, text_channels, in_index, init_cfg=init_cfg)
         self.score_norm = check_score_norm('LearnedScorer', score_norm)
         self._init_aux_levels(aux_feat_indices, aux_channels)
         cell_channels = vis_channels + 2 * sum(self.aux_channels)
@@ -95,62 +101,61 @@ class LearnedScorer(BaseAlignmentScorer):
         self.aux_feat_indices = indices
         self.aux_channels = channels
 
-    def _cells(self, vis_feat: Tensor, vis_levels: Optional[Sequence[Tensor]]) -> Tensor:
-        """``vis_feat`` with the finer levels pooled to its grid, float32 and detached."""
+    @property
+    def feat_indices(self) -> Tuple[int, ...]:
+        """tuple[int]: The scored level and the finer levels pooled into its cells."""
+        return (self.in_index, ) + self.aux_feat_indices
+
+    def _cells(self, feats: Sequence[Tensor]) -> Tensor:
+        """The scored level with the finer levels pooled to its grid, float32 and detached."""
+        vis_feat = self._transform_inputs(feats)
         cells: List[Tensor] = [vis_feat.detach().float()]
-        if not self.aux_feat_indices:
-            return cells[0]
-        if vis_levels is None:
-            raise ValueError('LearnedScorer(aux_feat_indices=...) needs the stage-1 feature '
-                             'levels (vis_levels); AMLSegmentor passes them.')
         grid = vis_feat.shape[-2:]
         for index, width in zip(self.aux_feat_indices, self.aux_channels):
             try:
-                level = vis_levels[index].detach().float()
+                level = feats[index]
             except IndexError:
                 raise ValueError(f'LearnedScorer: aux_feat_indices has {index}, but stage 1 '
-                                 f'has {len(vis_levels)} feature levels.') from None
-            if level.dim() != 4 or level.shape[1] != width or level.shape[0] != \
-                    vis_feat.shape[0] or level.shape[-2] < grid[0] or level.shape[-1] < grid[1]:
+                                 f'has {len(feats)} feature levels.') from None
+            if level is None or level.dim() != 4 or level.shape[1] != width or \
+                    level.shape[0] != vis_feat.shape[0] or level.shape[-2] < grid[0] or \
+                    level.shape[-1] < grid[1]:
+                shape = None if level is None else tuple(level.shape)
                 raise ValueError(f'LearnedScorer: level {index} must be [B, {width}, h, w] '
                                  f'with h, w at least the cell grid {tuple(grid)}, got '
-                                 f'{tuple(level.shape)}; set aux_channels to its width.')
+                                 f'{shape}; set aux_channels to its width.')
+            level = level.detach().float()
             cells += [F.adaptive_max_pool2d(level, grid), F.adaptive_avg_pool2d(level, grid)]
         return torch.cat(cells, dim=1)
 
-    def logits(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-               vis_levels: Optional[Sequence[Tensor]] = None) -> Tensor:
+    def forward(self, feats: Sequence[Tensor], text_feat: Tensor, text_mask: Tensor,
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None,
+                seg_logits: Optional[Tensor] = None) -> Tensor:
         """``[B, 1, h, w]`` alignment logits (float32)."""
-        cells = self._cells(vis_feat, vis_levels)
+        cells = self._cells(feats)
         vis = F.normalize(self.vis_embed(cells), dim=1)  # [B, D, h, w]
-        sentence = sentence_feature(text_feat, text_mask)
+        sentence = sentence_feature(text_feat.detach().float(), text_mask)
         text = F.normalize(self.text_embed(sentence), dim=-1)  # [B, D]
         cos = torch.einsum('bdhw,bd->bhw', vis, text)[:, None]
         return self.logit_scale * cos + self.logit_bias
 
-    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None,
-                image_size: Optional[Tuple[int, int]] = None,
-                vis_levels: Optional[Sequence[Tensor]] = None, **kwargs) -> Tensor:
+    def scores(self, out: Tensor) -> Tensor:
         """``sigmoid`` of the logits (the probability that a cell holds the object), rescaled
-        per image with ``score_norm='minmax'``."""
-        score = self.logits(vis_feat, text_feat, text_mask, vis_levels).sigmoid()
-        return score_normed(score, self.score_norm)
+        per image with ``score_norm='minmax'``; detached."""
+        return score_normed(out.detach().sigmoid(), self.score_norm)
 
-    def loss(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-             data_samples: OptSampleList = None,
-             image_size: Optional[Tuple[int, int]] = None,
-             vis_levels: Optional[Sequence[Tensor]] = None, **kwargs) -> Dict[str, Tensor]:
-        """``loss_scorer``: BCE of the cell logits against the GT cells."""
+    def loss_by_feat(self, out: Tensor, data_samples: OptSampleList = None,
+                     image_size: Optional[Tuple[int, int]] = None) -> Dict[str, Tensor]:
+        """``loss_scorer``: BCE of the cell logits ``out`` against the GT cells."""
         if image_size is None:
-            raise ValueError('LearnedScorer.loss needs the image size (AlignmentAwareMasking '
-                             'passes it).')
-        gt = gt_masks(data_samples, image_size, vis_feat.device, required_by='LearnedScorer')
-        logits = self.logits(vis_feat, text_feat, text_mask, vis_levels)
-        grid = logits.shape[-2:]
+            raise ValueError('LearnedScorer.loss_by_feat needs the image size '
+                             '(AlignmentAwareMasking passes it).')
+        gt = gt_masks(data_samples, image_size, out.device, required_by='LearnedScorer')
+        grid = out.shape[-2:]
         valid = gt != self.ignore_index
         target = F.adaptive_max_pool2d((valid & (gt != 0)).float()[:, None], grid)
         cell_valid = F.adaptive_max_pool2d(valid.float()[:, None], grid) > 0
-        loss = F.binary_cross_entropy_with_logits(logits, target, reduction='none')
+        loss = F.binary_cross_entropy_with_logits(out, target, reduction='none')
         loss = (loss * cell_valid).sum() / cell_valid.sum().clamp(min=1)
         return dict(loss_scorer=self.loss_weight * loss)

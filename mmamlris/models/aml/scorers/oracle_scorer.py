@@ -26,10 +26,12 @@ class OracleScorer(BaseAlignmentScorer):
     still hide object blocks.) The features are not used.
 
     Args:
-        vis_channels (int): ``C_v`` of the visual features (checked, not used).
+        vis_channels (int): ``C_v`` of level ``in_index`` (checked, not used).
         text_channels (int): ``C_t`` of the token features (checked, not used).
-        block_size (int | tuple[int, int], optional): The filter's block; ``None`` (default)
-            takes it from the filter of :class:`AlignmentAwareMasking`.
+        in_index (int): The feature level checked (not used). Defaults to -1.
+        block_size (int | tuple[int, int]): The filter's block; :class:`AlignmentAwareMasking`
+            refuses a scorer whose block differs from its filter's. Defaults to 32, the
+            default block of the filters.
         ignore_index (int): GT value of ignored pixels (counted as context). Defaults to 255.
         init_cfg (dict, optional): Unused (no parameters).
     """
@@ -37,27 +39,25 @@ class OracleScorer(BaseAlignmentScorer):
     def __init__(self,
                  vis_channels: int,
                  text_channels: int,
-                 block_size: Optional[Union[int, Sequence[int]]] = None,
+                 in_index: int = -1,
+                 block_size: Union[int, Sequence[int]] = 32,
                  ignore_index: int = 255,
                  init_cfg=None) -> None:
-        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
-        self.block_size: Optional[Tuple[int, int]] = (
-            None if block_size is None else as_pair(block_size, 'block_size', 'OracleScorer'))
+        super().__init__(vis_channels, text_channels, in_index, init_cfg=init_cfg)
+        self.block_size: Tuple[int, int] = as_pair(block_size, 'block_size', 'OracleScorer')
         self.ignore_index = ignore_index
 
     def extra_repr(self) -> str:
         return f'block_size={self.block_size}, ignore_index={self.ignore_index}'
 
-    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
+    def forward(self, feats: Sequence[Tensor], text_feat: Tensor, text_mask: Tensor,
                 data_samples: OptSampleList = None,
-                image_size: Optional[Tuple[int, int]] = None, **kwargs) -> Tensor:
+                image_size: Optional[Tuple[int, int]] = None,
+                seg_logits: Optional[Tensor] = None) -> Tensor:
         """``[B, 1, H, W]`` float32: 1 on the blocks that hold the object, 0 elsewhere."""
-        if self.block_size is None:
-            raise ValueError('OracleScorer: block_size is unset; build it inside '
-                             'AlignmentAwareMasking (which passes the filter\'s) or set it.')
         if image_size is None:
             raise ValueError('OracleScorer needs the image size (AlignmentAwareMasking passes '
                              'it).')
-        gt = gt_masks(data_samples, image_size, vis_feat.device, required_by='OracleScorer')
+        gt = gt_masks(data_samples, image_size, text_feat.device, required_by='OracleScorer')
         target, _ = block_targets(gt, self.block_size, self.ignore_index)
         return expand_blocks(target, image_size, self.block_size).float()

@@ -1,6 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """PatchMax Matching Evaluation (PMME), the alignment score of the AMLRIS paper."""
 import math
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -66,8 +67,9 @@ class PatchMaxScorer(BaseAlignmentScorer):
     expectation is zero for any pair: see ``docs/en/aml.md`` for what that means for AML.
 
     Args:
-        vis_channels (int): ``C_v`` of the visual features.
+        vis_channels (int): ``C_v``, the width of level ``in_index``.
         text_channels (int): ``C_t`` of the token features.
+        in_index (int): The feature level scored. Defaults to -1 (the coarsest).
         proj_dim (int): ``D_a`` of the random projections. Defaults to 256.
         normalize (bool): l2-normalise cells and tokens first. Defaults to True.
         temperature (float): Divides the similarities before the softmax. Defaults to 0.05.
@@ -81,6 +83,7 @@ class PatchMaxScorer(BaseAlignmentScorer):
     def __init__(self,
                  vis_channels: int,
                  text_channels: int,
+                 in_index: int = -1,
                  proj_dim: int = 256,
                  normalize: bool = True,
                  temperature: float = 0.05,
@@ -88,7 +91,7 @@ class PatchMaxScorer(BaseAlignmentScorer):
                  score_norm: str = 'minmax',
                  seed: int = 0,
                  init_cfg=None) -> None:
-        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+        super().__init__(vis_channels, text_channels, in_index, init_cfg=init_cfg)
         if not isinstance(proj_dim, int) or isinstance(proj_dim, bool) or proj_dim <= 0:
             raise ValueError(f'PatchMaxScorer: proj_dim must be a positive int, got '
                              f'{proj_dim!r}.')
@@ -111,14 +114,17 @@ class PatchMaxScorer(BaseAlignmentScorer):
 
     def extra_repr(self) -> str:
         return (f'vis_channels={self.vis_channels}, text_channels={self.text_channels}, '
-                f'proj_dim={self.proj_dim}, normalize={self.normalize}, '
+                f'in_index={self.in_index}, proj_dim={self.proj_dim}, normalize={self.normalize}, '
                 f'temperature={self.temperature}, reduce={self.reduce!r}, '
                 f'score_norm={self.score_norm!r}, seed={self.seed}')
 
-    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None, **kwargs) -> Tensor:
-        """PatchMax score of every cell, float32 ``[B, 1, h, w]`` after ``score_norm``."""
-        vis_feat = vis_feat.float()
+    def forward(self, feats: Sequence[Tensor], text_feat: Tensor, text_mask: Tensor,
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None,
+                seg_logits: Optional[Tensor] = None) -> Tensor:
+        """PatchMax score of every cell of level ``in_index``, float32 ``[B, 1, h, w]`` after
+        ``score_norm``."""
+        vis_feat = self._transform_inputs(feats).float()
         text_feat = text_feat.float()
         batch, _, h, w = vis_feat.shape
         valid = text_mask.bool()

@@ -1,6 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The relevance score of the released AMLRIS code (for comparison and reproduction)."""
 import math
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -51,15 +52,16 @@ class ReleasedRelevanceScorer(BaseAlignmentScorer):
     under fp16 autocast, and the projection is seeded (the released code sets no seed).
 
     Args:
-        vis_channels (int): ``C_v`` of the visual features.
+        vis_channels (int): ``C_v``, the width of level ``in_index``.
         text_channels (int): ``C_t`` of the token features.
+        in_index (int): The feature level scored. Defaults to -1 (the coarsest).
         seed (int): Seed of the CPU generator of the Linear's buffers. Defaults to 0.
         init_cfg (dict, optional): Unused (no parameters).
     """
 
-    def __init__(self, vis_channels: int, text_channels: int, seed: int = 0,
-                 init_cfg=None) -> None:
-        super().__init__(vis_channels, text_channels, init_cfg=init_cfg)
+    def __init__(self, vis_channels: int, text_channels: int, in_index: int = -1,
+                 seed: int = 0, init_cfg=None) -> None:
+        super().__init__(vis_channels, text_channels, in_index, init_cfg=init_cfg)
         self.seed = int(seed)
         generator = torch.Generator(device='cpu').manual_seed(self.seed)
         # nn.Linear.reset_parameters: kaiming_uniform(a=sqrt(5)) for the weight and
@@ -72,10 +74,12 @@ class ReleasedRelevanceScorer(BaseAlignmentScorer):
 
     def extra_repr(self) -> str:
         return (f'vis_channels={self.vis_channels}, text_channels={self.text_channels}, '
-                f'seed={self.seed}')
+                f'in_index={self.in_index}, seed={self.seed}')
 
-    def forward(self, vis_feat: Tensor, text_feat: Tensor, text_mask: Tensor,
-                data_samples: OptSampleList = None, **kwargs) -> Tensor:
+    def forward(self, feats: Sequence[Tensor], text_feat: Tensor, text_mask: Tensor,
+                data_samples: OptSampleList = None,
+                image_size: Optional[Tuple[int, int]] = None,
+                seg_logits: Optional[Tensor] = None) -> Tensor:
         """Released-code relevance ``[B, 1, h, w]``; ``text_mask`` is ignored, as there."""
-        return official_relevance(vis_feat.float(), text_feat.float(),
+        return official_relevance(self._transform_inputs(feats).float(), text_feat.float(),
                                   self.text_proj_weight.float(), self.text_proj_bias.float())

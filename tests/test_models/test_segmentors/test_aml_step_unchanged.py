@@ -1,0 +1,70 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""One fixed-seed training step gives bit-identical losses before and after the seam refactor.
+
+``tests/data/aml_step/losses_before_seams.pt`` holds the loss dicts (losses and AML
+statistics) of ``AMLSegmentor.loss`` for the settings below, written by the code of commit
+45c8763 (before the scorers declared their own levels and stage 1 was split from stage 2):
+``tiny_segmentor_cfg`` models built after ``torch.manual_seed(0)`` and ``init_weights()``, in
+training mode, on ``demo_ris_inputs(batch_size=2, image_shapes=((64, 64), (64, 96)), seed=3)``
+through the data preprocessor, with ``torch.manual_seed(1)`` before the loss. The settings
+are written here in today's form (the level a scorer reads is ``aml.scorer.in_index``, where
+that commit had the segmentor's ``aml_feat_index``; the oracle's block is stated).
+"""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+
+from mmamlris.registry import MODELS
+from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segmentor_cfg
+
+REFERENCE = osp.join(osp.dirname(__file__), '..', '..', 'data', 'aml_step',
+                     'losses_before_seams.pt')
+RELEASED = dict(scorer=dict(type='ReleasedRelevanceScorer'),
+                filter=dict(type='ReleasedBlockFilter', block_size=16))
+SETTINGS = {
+    'baseline': dict(aml=None),
+    'patchmax': dict(aml=tiny_aml_cfg()),
+    'learned_aux': dict(aml=tiny_aml_cfg(scorer=dict(
+        type='LearnedScorer', embed_dim=16, aux_feat_indices=(-2, ), aux_channels=(32, )))),
+    'oracle': dict(aml=tiny_aml_cfg(scorer=dict(type='OracleScorer', block_size=16))),
+    'decoder': dict(aml=tiny_aml_cfg(scorer=dict(type='DecoderScorer'))),
+    'released_step': dict(aml=tiny_aml_cfg(**RELEASED), stage1_loss_weight=0.5,
+                          stage2_loss_weight=0.5, stage2_text='clean'),
+    'half_scale': dict(aml=tiny_aml_cfg(vis_channels=32, scorer=dict(
+        type='PatchMaxScorer', in_index=-2)), stage1_scale=0.5),
+    'caris_patchmax': dict(aml=tiny_aml_cfg(), head='CARISHead'),
+    'caris_plain_text': dict(aml=tiny_aml_cfg(), head='CARISHead', stage1_text_prompts=False),
+    'caris_baseline': dict(aml=None, head='CARISHead'),
+}
+
+
+def step_losses(setting: dict) -> dict:
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_segmentor_cfg(**copy.deepcopy(setting)))
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(
+        demo_ris_inputs(batch_size=2, image_shapes=((64, 64), (64, 96)), seed=3), True)
+    torch.manual_seed(1)
+    return model(**data, mode='loss')
+
+
+@pytest.fixture(scope='module')
+def reference():
+    return torch.load(REFERENCE, weights_only=True)
+
+
+@pytest.mark.parametrize('name', list(SETTINGS))
+def test_training_step_losses_are_bit_identical(name, reference):
+    losses = step_losses(SETTINGS[name])
+    assert list(losses) == list(reference[name])
+    for key, value in reference[name].items():
+        assert torch.equal(losses[key].detach(), value), (name, key, losses[key], value)
+
+
+def test_a_changed_step_is_caught(reference):
+    # the same PatchMax step with another filter draw (tau) no longer matches
+    losses = step_losses(dict(aml=tiny_aml_cfg(tau=0.6)))
+    assert any(not torch.equal(losses[k].detach(), v) for k, v in reference['patchmax'].items())
