@@ -228,3 +228,19 @@ def test_the_committed_records_fit_the_documented_command():
         assert variant in ablation.VARIANTS and record['source']
         assert {'val_mIoU', 'val_oIoU'} <= set(record)
         assert ablation.recorded_run(args, records, variant, seed) is record
+
+
+@pytest.mark.parametrize('variant', [v for v in ablation.VARIANTS if v != 'baseline'])
+def test_every_variant_config_of_the_records_builds(variant, tmp_path):
+    """The committed records' settings (the quick-start AML config with each variant) build."""
+    from mmengine.config import Config
+
+    from mmamlris.registry import MODELS
+    from mmamlris.utils import offline_model_cfg
+    args = ablation.parse_args([
+        '--work-dir', str(tmp_path), '--aml-config',
+        osp.join(REPO_ROOT, 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py'),
+        '--scorer-options', 'learned.aux_feat_indices=[-2]', 'learned.aux_channels=[96]'])
+    cfg = Config.fromfile(ablation.variant_config(args, variant, str(tmp_path / 'v.py')))
+    model = MODELS.build(offline_model_cfg(cfg.model)[0])
+    assert model.with_aml
