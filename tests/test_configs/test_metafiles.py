@@ -11,8 +11,22 @@ from mmamlris.testing.tiny_configs import REPO_ROOT
 METAFILES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', 'metafile.yaml')))
 
 
-def test_there_are_metafiles():
-    assert {osp.basename(osp.dirname(p)) for p in METAFILES} >= {'amlris', 'caris'}
+def test_every_algorithm_folder_has_a_metafile_and_model_index_imports_it():
+    folders = {osp.basename(osp.dirname(p)) for p in glob.glob(
+        osp.join(REPO_ROOT, 'configs', '*', '*.py')) if '_base_' not in p}
+    assert {osp.basename(osp.dirname(p)) for p in METAFILES} == folders
+    with open(osp.join(REPO_ROOT, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    assert sorted(index['Import']) == sorted(osp.relpath(p, REPO_ROOT) for p in METAFILES)
+
+
+@pytest.mark.parametrize('path', METAFILES, ids=lambda p: osp.basename(osp.dirname(p)))
+def test_every_config_of_the_folder_has_a_row(path):
+    with open(path) as f:
+        listed = {m['Config'] for m in yaml.safe_load(f)['Models']}
+    configs = {osp.relpath(p, REPO_ROOT)
+               for p in glob.glob(osp.join(osp.dirname(path), '*.py'))}
+    assert configs <= listed, f'configs without a metafile row: {sorted(configs - listed)}'
 
 
 @pytest.mark.parametrize('path', METAFILES, ids=lambda p: osp.basename(osp.dirname(p)))
