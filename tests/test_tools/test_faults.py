@@ -8,6 +8,7 @@ import glob
 import os
 import os.path as osp
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -41,8 +42,30 @@ def finish(proc, timeout=600):
 
 
 def kill(proc):
+    """SIGKILL the run's process group; return what it printed."""
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
+    return proc.communicate(timeout=60)[0]
+
+
+def checkpoint_iter(work_dir):
+    """The iteration of the checkpoint ``--resume`` will find (``last_checkpoint``)."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return int(re.fullmatch(r'iter_(\d+)\.pth', osp.basename(f.read().strip())).group(1))
+
+
+def resumed_iters(text):
+    """Iterations that mmengine's ``resumed epoch: E, iter: N`` lines in ``text`` name."""
+    return [int(n) for n in re.findall(r'resumed epoch: \d+, iter: (\d+)', text)]
+
+
+def wait_for_resume(proc, work_dir, seconds):
+    """Wait until ``proc``'s log file (written as it goes) says it resumed, or time is up."""
+    deadline = time.time() + seconds
+    while proc.poll() is None and time.time() < deadline:
+        logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')), key=osp.getmtime)
+        if logs and resumed_iters(open(logs[-1]).read()):
+            return
+        time.sleep(0.05)
 
 
 def wait_for_write(proc, flag, seconds):
@@ -89,41 +112,51 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_weights(tiny):
     work_dir = str(tiny['root'] / 'killed')
     flag = str(tiny['root'] / 'writing.flag')
     rng = random.Random(0)
-    kills = []
-    # 1: in the middle of a checkpoint write; 2: at a random moment up to its first write;
-    # 3: mid-write again
+    kills, resumes = [], []  # resumes: (iteration of the checkpoint found, iterations logged)
+    # 1: in the middle of its second checkpoint write (so that the next run has a checkpoint
+    # to resume from); 2: at a random moment between its resume and its first checkpoint
+    # write; 3: in the middle of its first checkpoint write
     for moment in ('mid-write', 'random', 'mid-write'):
         if osp.exists(flag):
             os.remove(flag)
         args = ['--resume'] if kills else []
+        found = checkpoint_iter(work_dir) if kills else None
         if moment == 'mid-write':
             proc = start(tiny['cfg'], work_dir, *args, FAULT_SLOW_WRITE_FLAG=flag,
-                         FAULT_SLOW_WRITE_SECONDS='3')
+                         FAULT_SLOW_WRITE_SECONDS='3',
+                         FAULT_SLOW_WRITE_AFTER='0' if kills else '2')
             wait_for_write(proc, flag, 300)
             assert proc.poll() is None, 'the run ended before a checkpoint write'
             assert glob.glob(osp.join(work_dir, '*.tmp-*')), 'no write in progress'
         else:
-            # a random moment, but no later than this run's first checkpoint write, so that
-            # the third run still has a write to be killed in (on a loaded machine a fixed
-            # share of the whole run's time could let this run finish first)
             proc = start(tiny['cfg'], work_dir, *args, FAULT_SLOW_WRITE_FLAG=flag,
                          FAULT_SLOW_WRITE_SECONDS='0')
-            wait_for_write(proc, flag, rng.uniform(0.2, 0.7) * tiny['seconds'])  # start-up too
+            wait_for_resume(proc, work_dir, 300)
+            # a random moment, but no later than this run's first checkpoint write, so that
+            # the third run still has a write to be killed in
+            wait_for_write(proc, flag, rng.uniform(0.0, 0.5) * tiny['seconds'])
             if proc.poll() is not None:
                 pytest.fail('the run ended before the random kill: ' + finish(proc)[1][-2000:])
-        kill(proc)
+        out = kill(proc)
+        if found is not None:
+            resumes.append((found, resumed_iters(out)))
         kills.append(moment)
         assert_every_checkpoint_intact(work_dir)
+    found = checkpoint_iter(work_dir)
     code, out = finish(start(tiny['cfg'], work_dir, '--resume'))
     assert code == 0, out[-3000:]
+    resumes.append((found, resumed_iters(out)))
     assert len(kills) == 3
+    # every run after the first resumed (not restarted) from the checkpoint it found
+    assert len(resumes) == 3
+    for found, logged in resumes:
+        assert found > 0 and logged == [found], resumes
     assert not glob.glob(osp.join(work_dir, '*.tmp-*')), 'stale temporaries were left'
     ref = state(osp.join(tiny['whole'], f'iter_{TOTAL}.pth'))
     got = state(osp.join(work_dir, f'iter_{TOTAL}.pth'))
     assert got.keys() == ref.keys()
     for key, value in ref.items():
-        torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7,
-                                   msg=f'{key} differs after three kills')
+        assert torch.equal(got[key], value), f'{key} differs after three kills'
 
 
 def test_disk_full_while_saving_stops_cleanly_and_keeps_the_earlier_checkpoints(tiny):

@@ -5,6 +5,8 @@ Environment:
     FAULT_SLOW_WRITE_FLAG: path; every atomic write creates this file once its data is written
         (before the rename) and then waits FAULT_SLOW_WRITE_SECONDS, so that a test can kill
         the process in the middle of a checkpoint write.
+    FAULT_SLOW_WRITE_AFTER: N (default 0); the first N atomic writes are neither flagged nor
+        slowed (a checkpoint is two writes: the file, then ``last_checkpoint``).
     FAULT_ENOSPC_AFTER: N; the (N+1)-th atomic write fails with ENOSPC, as on a full disk.
 """
 import errno
@@ -28,11 +30,10 @@ def _faulty_fsync(fd):
         return _real_fsync(fd)
     flag = os.environ.get('FAULT_SLOW_WRITE_FLAG')
     enospc_after = os.environ.get('FAULT_ENOSPC_AFTER')
-    if enospc_after is not None:
-        _writes[0] += 1
-        if _writes[0] > int(enospc_after):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    if flag:
+    _writes[0] += 1
+    if enospc_after is not None and _writes[0] > int(enospc_after):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if flag and _writes[0] > int(os.environ.get('FAULT_SLOW_WRITE_AFTER', '0')):
         with open(flag, 'w') as f:
             f.write(str(os.getpid()))
         time.sleep(float(os.environ.get('FAULT_SLOW_WRITE_SECONDS', '2')))
