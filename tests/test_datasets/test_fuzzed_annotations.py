@@ -1,7 +1,8 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Damaged annotation files: byte flips and truncations of ``refs(unc).p`` and
-``instances.json`` (hypothesis) end in an ``InputError`` that names the file, or in a dataset
-that loads; never in a traceback from inside a library, and the pickle never runs code."""
+"""Damaged annotation files: byte flips and truncations of ``refs(unc).p``,
+``grefs(unc).json`` (gRefCOCO) and ``instances.json`` (hypothesis) end in an ``InputError``
+that names the file, or in a dataset that loads; never in a traceback from inside a library,
+and the pickle never runs code."""
 import os
 import os.path as osp
 import pickle
@@ -11,11 +12,13 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmamlris.datasets import RefCOCODataset
+from mmamlris.datasets import GRefCOCODataset, RefCOCODataset
 from mmamlris.utils import InputError
 
 REFER_TINY = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data', 'refer_tiny')
-FILES = ('refs(unc).p', 'instances.json')
+# refer_tiny/grefs(unc).json is the hand-written gRefCOCO file of test_grefcoco_dataset.py
+# (int, list and [-1] ann ids, a no_target flag)
+FILES = ('refs(unc).p', 'grefs(unc).json', 'instances.json')
 
 
 def damaged(data: bytes, draw) -> bytes:
@@ -28,14 +31,16 @@ def damaged(data: bytes, draw) -> bytes:
     return bytes(data)
 
 
-def load(root):
+def load(root, name='refs(unc).p'):
+    dataset, split_file = (GRefCOCODataset, 'grefs(unc).json') if name.startswith('grefs') \
+        else (RefCOCODataset, 'refs(unc).p')
     for split in ('train', 'val'):  # the parsing plus both item layouts
-        RefCOCODataset(data_root=root, ann_file='instances.json', split_file='refs(unc).p',
-                       data_prefix=dict(img_path='images/'), split=split,
-                       test_mode=split == 'val', lazy_init=False)
+        dataset(data_root=root, ann_file='instances.json', split_file=split_file,
+                data_prefix=dict(img_path='images/'), split=split, test_mode=split == 'val',
+                lazy_init=False)
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+@settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(FILES), data=st.data())
 def test_damaged_annotation_file_gives_an_input_error_naming_it(name, data):
@@ -48,7 +53,7 @@ def test_damaged_annotation_file_gives_an_input_error_naming_it(name, data):
         with open(osp.join(root, name), 'wb') as f:
             f.write(damaged(raw, data.draw))
         try:
-            load(root)
+            load(root, name)
         except InputError as error:
             assert name in str(error), str(error)
         # any other exception fails the test with its own traceback

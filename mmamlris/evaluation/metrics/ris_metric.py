@@ -68,7 +68,8 @@ class RISMetric(BaseMetric):
         ignore_index (int): GT value of the pixels left out of both I and U. Defaults to 255.
         output_file (str, optional): If given, :meth:`compute_metrics` writes there a JSON list
             of per-expression records ``{ref_id, sent_id, split, iou, i, u}`` (``iou`` as a
-            fraction in [0, 1]) for error analysis; parent directories are created.
+            fraction in [0, 1]; :class:`GRESMetric` adds ``p`` and ``target``) for error
+            analysis; parent directories are created.
             Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, where the results are gathered.
             Defaults to ``'cpu'``.
@@ -225,15 +226,13 @@ class RISMetric(BaseMetric):
         print_log('\n' + text, logger='current')
 
     def _dump(self, results: List[dict]) -> None:
-        """Write the per-expression records to ``self.output_file`` as JSON."""
-        records = [
-            dict(ref_id=r['ref_id'], sent_id=r['sent_id'], split=r['split'], iou=self._iou(r),
-                 i=int(r['i']), u=int(r['u'])) for r in results
-        ]
+        """Write the per-expression records (every field, and the IoU the scores count) to
+        ``self.output_file`` as JSON."""
+        records = [dict(r, iou=self._iou(r), i=int(r['i']), u=int(r['u'])) for r in results]
         parent = osp.dirname(osp.abspath(self.output_file))
         os.makedirs(parent, exist_ok=True)
         with open(self.output_file, 'w', encoding='utf-8') as f:
-            json.dump(records, f)
+            json.dump(records, f, default=int)  # numpy integers
         print_log(f'RISMetric: wrote {len(records)} per-expression IoUs to {self.output_file}',
                   logger='current')
 
