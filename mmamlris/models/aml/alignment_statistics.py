@@ -80,11 +80,9 @@ def ranking_auc(scores: Tensor, positive: Tensor, valid: Tensor) -> Tuple[Tensor
     return torch.where(defined, auc, torch.full_like(auc, 0.5)), defined
 
 
-def _mean_over(values: Tensor, defined: Tensor, undefined: float) -> Tensor:
-    """Mean of ``values`` where ``defined``; ``undefined`` when no entry is (no host sync)."""
-    count = defined.sum()
-    mean = (values * defined).sum() / count.clamp(min=1)
-    return torch.where(count > 0, mean, torch.full_like(mean, undefined))
+def _mean_over(values: Tensor, defined: Tensor) -> Tensor:
+    """Mean of ``values`` where ``defined`` (at least one entry must be)."""
+    return (values * defined).sum() / defined.sum().clamp(min=1)
 
 
 def alignment_statistics(score_map: Tensor, block_mask: Tensor, gt: Tensor,
@@ -95,10 +93,15 @@ def alignment_statistics(score_map: Tensor, block_mask: Tensor, gt: Tensor,
     * ``aml_target_auc``: per image, the ROC-AUC of the block scores (the mean of the
       bilinearly upsampled score map over each block, as the filter sees it) against "the block
       holds a pixel of the referred object", over the blocks holding a valid pixel; averaged
-      over the images that have both kinds of block (0.5, chance, when none has).
+      over the images that have both kinds of block.
     * ``aml_object_masked``: the fraction of the object's pixels that the block mask hides,
-      averaged over the images with an object (0 when none has).
+      averaged over the images with an object.
     * ``aml_context_masked``: the same for the other valid pixels.
+
+    A statistic that no image of the batch defines (a batch of no-target expressions has no
+    object) is left out of the batch's dict rather than given a stand-in value: a log that
+    read 0.5 there would claim chance ranking where nothing was ranked. The ``per_image``
+    values have a ``*_defined`` flag each instead.
 
     Args:
         score_map (Tensor): ``[B, 1, h, w]`` scores.
@@ -110,7 +113,8 @@ def alignment_statistics(score_map: Tensor, block_mask: Tensor, gt: Tensor,
         ignore_index (int): GT value of ignored pixels.
 
     Returns:
-        dict[str, Tensor]: 0-dim float32 values (``[B]`` with ``per_image``).
+        dict[str, Tensor]: 0-dim float32 values of the defined statistics (``[B]`` values
+        and flags with ``per_image``).
     """
     height, width = block_mask.shape[-2:]
     score_pix = F.interpolate(score_map.float(), size=(height, width), mode='bilinear',
@@ -129,7 +133,10 @@ def alignment_statistics(score_map: Tensor, block_mask: Tensor, gt: Tensor,
         return dict(aml_target_auc=auc, aml_target_auc_defined=auc_defined,
                     aml_object_masked=obj_masked.float(), aml_object_defined=obj_count > 0,
                     aml_context_masked=ctx_masked.float(), aml_context_defined=ctx_count > 0)
-    return dict(
-        aml_target_auc=_mean_over(auc, auc_defined, 0.5),
-        aml_object_masked=_mean_over(obj_masked.float(), obj_count > 0, 0.0),
-        aml_context_masked=_mean_over(ctx_masked.float(), ctx_count > 0, 0.0))
+    stats = dict(aml_target_auc=(auc, auc_defined),
+                 aml_object_masked=(obj_masked.float(), obj_count > 0),
+                 aml_context_masked=(ctx_masked.float(), ctx_count > 0))
+    # one host sync for the three flags (the log reads every value anyway)
+    present = torch.stack([defined.any() for _, defined in stats.values()]).tolist()
+    return {key: _mean_over(*value) for (key, value), keep in zip(stats.items(), present)
+            if keep}

@@ -53,9 +53,14 @@ def test_block_targets_and_masked_fractions_on_a_hand_made_batch():
     assert per['aml_object_defined'].tolist() == [True, False]
 
 
-def test_statistics_stay_defined_without_any_target():
+def test_statistics_no_image_defines_are_left_out_not_faked():
+    """A batch without any object ranks nothing: no AUC of 0.5 (chance), no object share."""
     gt = torch.zeros(2, 8, 8, dtype=torch.long)
     stats = alignment_statistics(torch.rand(2, 1, 2, 2), torch.zeros(2, 1, 8, 8, dtype=bool), gt,
                                  (4, 4))
-    assert stats['aml_target_auc'].item() == 0.5 and stats['aml_object_masked'].item() == 0.0
+    assert set(stats) == {'aml_context_masked'}
     assert all(torch.isfinite(v) for v in stats.values())
+    # all ignored: nothing is defined
+    stats = alignment_statistics(torch.rand(1, 1, 2, 2), torch.zeros(1, 1, 8, 8, dtype=bool),
+                                 torch.full((1, 8, 8), 255), (4, 4))
+    assert stats == {}

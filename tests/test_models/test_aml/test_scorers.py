@@ -257,3 +257,7 @@ def test_alignment_statistics_stay_defined_without_a_target(empty):
     for key, value in out.stats.items():
         assert torch.isfinite(value), key
     assert torch.isfinite(out.losses['loss_scorer'])
+    # a batch with no object at all logs no AUC and no object share (not 0.5 / 0.0)
+    undefined = {'aml_target_auc', 'aml_object_masked'}
+    assert undefined.isdisjoint(out.stats) if len(empty) == 2 else undefined <= set(out.stats)
+    assert 'aml_context_masked' in out.stats
