@@ -369,3 +369,42 @@ def test_command_line(tmp_path):
     again = subprocess.run([sys.executable, SCRIPT, '--out', str(out), '--num-images', '5'],
                            capture_output=True, text=True, env=env)
     assert again.returncode != 0 and '--overwrite' in again.stderr
+
+
+# Recorded with the single-module generator of commit 45c8763, before it was split into
+# scene / language / render / writer / stats: sha256 of the annotation files (instances.json,
+# refs(unc).p, grefs(unc).json, byte by byte, in name order) and of the rendered pixels of
+# every image (file name + RGB array as handed to the JPEG writer, which keeps the hash
+# independent of the libjpeg build).
+RECORDED = [
+    (dict(num_images=12, img_size=64, seed=0),
+     '8135a02495073f6ef98300113fcc3345dc3cc61c33527d892d2cc592d367f8d8',
+     '7713235488fa611a029d9a098322f7d2d30f7bb748af9265b97fc23995f8f20a'),
+    (dict(num_images=10, img_size=96, seed=7, gres=True, no_target_ratio=0.3),
+     'd0a0640ce649bbbf3aa7b3d9287eca8f59eae084384093a1122feec4cffe166b',
+     '8bfa0949f37f78300fc51c690f9523c61393d925ea7e094616020cc990d47a37'),
+]
+
+
+@pytest.mark.parametrize('kwargs, files_sha, pixels_sha', RECORDED)
+def test_output_is_what_the_generator_wrote_before_its_split(kwargs, files_sha, pixels_sha,
+                                                             tmp_path, monkeypatch):
+    import hashlib
+
+    from mmamlris.datasets.synref import generator
+    pixels = hashlib.sha256()
+    real = generator.write_jpeg
+
+    def write_jpeg(image, path):
+        pixels.update(os.path.basename(path).encode())
+        pixels.update(np.asarray(image).tobytes())
+        real(image, path)
+
+    monkeypatch.setattr(generator, 'write_jpeg', write_jpeg)
+    synref.generate_synref(str(tmp_path), **kwargs)
+    files = hashlib.sha256()
+    for name in sorted(os.listdir(tmp_path)):
+        if name != 'images':
+            files.update(name.encode())
+            files.update((tmp_path / name).read_bytes())
+    assert (files.hexdigest(), pixels.hexdigest()) == (files_sha, pixels_sha)

@@ -11,11 +11,15 @@ Per image, on a random stream of its own (the REFER files stay byte-identical):
 Each expression comes with its ``rule`` (the attributes it names), so that the referred set is
 checkable: exactly the objects whose attributes match the rule (none for no target).
 """
+import copy
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['gres_expressions']
+from .language import clean_sentence
+from .scene import COLOURS, SHAPES, _Object
+
+__all__ = ['gres_expressions', 'gres_refs']
 
 _COUNT_WORDS = {2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six'}
 _PLURAL = {'circle': 'circles', 'square': 'squares', 'triangle': 'triangles', 'star': 'stars',
@@ -76,4 +80,26 @@ def gres_expressions(rng: np.random.Generator, objects: Sequence, colours: Seque
         options = [f'the {colour} {shape}', f'a {colour} {shape}', f'the {shape} that is {colour}']
         out.append(([], [options[int(rng.integers(len(options)))]],
                     dict(colour=colour, shape=shape)))
+    return out
+
+
+def gres_refs(rng: np.random.Generator, objects: Sequence[_Object], ann_ids: List[int],
+              single: List[dict], image_id: int, split: str, cat_id: Dict[str, int],
+              no_target_ratio: float, start: int) -> List[dict]:
+    """The gRefCOCO entries of one image: its refs, then its multi- / no-target ones."""
+    out = [dict(copy.deepcopy(ref), ann_id=[ref['ann_id']], no_target=False)
+           for ref in single]
+    for members, raw_sentences, rule in gres_expressions(rng, objects, COLOURS, SHAPES,
+                                                         no_target_ratio):
+        sentences = [dict(sent=clean_sentence(raw), raw=raw,
+                          tokens=clean_sentence(raw).split()) for raw in raw_sentences]
+        out.append(dict(
+            ann_id=[ann_ids[i] for i in members] or [-1], image_id=image_id, split=split,
+            category_id=cat_id[objects[members[0]].shape] if members else None,
+            no_target=not members, rule=rule, sentences=sentences))
+    for offset, ref in enumerate(out):  # ids of their own, in file order
+        ref['ref_id'] = start + offset
+        for k, sent in enumerate(ref['sentences']):
+            sent['sent_id'] = (start + offset) * 10 + k
+        ref['sent_ids'] = [s['sent_id'] for s in ref['sentences']]
     return out
