@@ -1,6 +1,15 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Install mmamlris. The pinned OpenMMLab stack is installed by ``tools/setup_env.sh``."""
+"""Install mmamlris. The pinned OpenMMLab stack is installed by ``tools/setup_env.sh``.
+
+As OpenMMLab packages do, the configs, the tools and ``model-index.yml`` travel as package data
+in ``mmamlris/.mim/`` (copied there by ``sdist`` / ``bdist_wheel``, linked by ``develop``), so
+that ``mim train mmamlris CONFIG`` and ``mim test mmamlris CONFIG --checkpoint CKPT`` work from
+an installed package. Only ``mmamlris`` itself is installed as a Python package.
+"""
+import os
 import os.path as osp
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -21,6 +30,38 @@ def parse_requirements(name: str) -> list:
         return [line for line in lines if line]
 
 
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def add_mim_extension() -> None:
+    """Put the configs, tools and model index into ``mmamlris/.mim`` for the mim commands.
+
+    ``develop`` (editable installs) links them, ``sdist`` / ``bdist_wheel`` / ``install``
+    copy them; other commands leave ``.mim`` as it is.
+    """
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'install', 'build')):
+        mode = 'copy'
+    else:
+        return
+    mim_root = osp.join(HERE, 'mmamlris', '.mim')
+    os.makedirs(mim_root, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(HERE, name), osp.join(mim_root, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_root), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 setup(
     name='mmamlris',
     version=get_version(),
@@ -30,7 +71,7 @@ setup(
     if osp.exists(osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     keywords='referring image segmentation, vision-language, openmmlab, masked learning',
-    packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests', 'docs')),
+    packages=find_packages(include=('mmamlris', 'mmamlris.*')),
     include_package_data=True,
     python_requires='>=3.10',
     license='Apache License 2.0',

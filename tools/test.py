@@ -8,8 +8,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmamlris.apis.cli import add_common_args, load_config, make_runner  # noqa: E402
 from mmamlris.utils import check_checkpoint_file, run_tool  # noqa: E402
-from tools._cli import add_common_args, load_config, make_runner  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -10,10 +10,10 @@ import torch
 from mmengine.logging import print_log
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmamlris.apis.cli import (add_common_args, check_pretrained_files,  # noqa: E402
+                               load_config, make_runner)
 from mmamlris.utils import (CheckpointWriteError, InputError, check_checkpoint_file,  # noqa: E402
                             newest_intact_checkpoint, read_last_checkpoint, run_tool)
-from tools._cli import (add_common_args, check_pretrained_files, load_config,  # noqa: E402
-                        make_runner)
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Tiny models and batches for tests: everything offline, seconds on a CPU."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -118,3 +118,15 @@ def demo_ris_inputs(batch_size: int = 2, image_shapes: Sequence = ((64, 64), ),
                                  img_path=f'img_{i}.jpg'))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+# Real tokens per expression (with [CLS]/[SEP]), cycled over the batch: RefCOCO-like lengths.
+TOKEN_COUNTS = (9, 12, 7, 15, 10, 8, 20, 11)
+MAX_TOKENS = 20
+
+
+def synthetic_batch(batch_size: int, img_size: Tuple[int, int], seed: int) -> Dict[str, List]:
+    """A raw batch for the benchmark tools: uint8 images, GT masks, :data:`MAX_TOKENS` token
+    slots with RefCOCO-like expression lengths (:data:`TOKEN_COUNTS`)."""
+    return demo_ris_inputs(batch_size=batch_size, image_shapes=(tuple(img_size), ),
+                           num_tokens=TOKEN_COUNTS, max_tokens=MAX_TOKENS, seed=seed)

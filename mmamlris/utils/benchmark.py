@@ -24,16 +24,12 @@ from .config import find_dataset_cfg
 from .errors import InputValueError
 
 __all__ = [
-    'TOKEN_COUNTS', 'MAX_TOKENS', 'MiB', 'CPU_MEMORY_METHOD', 'CUDA_MEMORY_METHOD',
-    'build_optim', 'config_img_size', 'synthetic_batch', 'timed', 'time_call',
-    'time_alternating', 'shadow_methods', 'quartiles', 'TensorMemoryTracker', 'resident_bytes',
-    'step_peak_bytes', 'load_average', 'machine_line', 'format_table', 'ms_cell', 'quiet',
-    'count_flops'
+    'MiB', 'CPU_MEMORY_METHOD', 'CUDA_MEMORY_METHOD', 'build_optim', 'config_img_size',
+    'timed', 'time_alternating', 'shadow_methods', 'quartiles', 'TensorMemoryTracker',
+    'resident_bytes', 'step_peak_bytes', 'load_average', 'machine_line', 'format_table',
+    'ms_cell', 'quiet', 'count_flops'
 ]
 
-# Real tokens per expression (with [CLS]/[SEP]), cycled over the batch: RefCOCO-like lengths.
-TOKEN_COUNTS = (9, 12, 7, 15, 10, 8, 20, 11)
-MAX_TOKENS = 20
 MiB = 1024.0**2
 
 CPU_MEMORY_METHOD = ('CPU tensor memory: parameters + buffers + optimizer state, plus the peak '
@@ -75,13 +71,6 @@ def config_img_size(cfg) -> Tuple[int, int]:
                           'with a scale); give --img-size H W.')
 
 
-def synthetic_batch(batch_size: int, img_size: Tuple[int, int], seed: int) -> dict:
-    """A raw batch as the dataloader gives it: uint8 images, GT masks, 20 token slots."""
-    from mmamlris.testing.ris_inputs import demo_ris_inputs
-    return demo_ris_inputs(batch_size=batch_size, image_shapes=(tuple(img_size), ),
-                           num_tokens=TOKEN_COUNTS, max_tokens=MAX_TOKENS, seed=seed)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
@@ -94,11 +83,6 @@ def timed(fn: Callable[[], object], device: torch.device) -> Tuple[float, object
     out = fn()
     _sync(device)
     return time.perf_counter() - start, out
-
-
-def time_call(fn: Callable[[], object], device: torch.device) -> float:
-    """Seconds one call of ``fn`` takes (synchronised on CUDA)."""
-    return timed(fn, device)[0]
 
 
 def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup: int,
@@ -123,7 +107,7 @@ def time_alternating(calls: Dict[str, Callable[[], object]], iters: int, warmup:
         for name in order:
             if prepare is not None:
                 prepare(name)
-            seconds = time_call(calls[name], device)
+            seconds, _ = timed(calls[name], device)
             if i >= warmup:
                 times[name].append(seconds)
     return times

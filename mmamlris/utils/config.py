@@ -12,7 +12,8 @@ __all__ = ['load_config', 'find_dataset_cfg']
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 init_scope: bool = False) -> Config:
-    """Read a config file, with mmamlris registered and the command line applied.
+    """Read a config file and apply the command line (importing ``mmamlris.utils`` has
+    already registered every component of mmamlris).
 
     Args:
         path (str): The config file.
@@ -28,7 +29,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     """
     if not osp.isfile(path):
         raise InputFileNotFoundError(f'Config file {path!r} does not exist.')
-    import mmamlris  # noqa: F401  (registers every component, fixes checkpoint loading)
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

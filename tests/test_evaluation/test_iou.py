@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmamlris.evaluation import RISMetric, intersect_and_union, mask_iou, ris_scores
+from mmamlris.evaluation import intersect_and_union, mask_iou, ris_scores
 
 
 def test_intersect_and_union_counts_nonzero_as_object_and_skips_ignored_pixels():
@@ -14,7 +14,7 @@ def test_intersect_and_union_counts_nonzero_as_object_and_skips_ignored_pixels()
     # (0,1) (1,1) (1,2)
     assert intersect_and_union(pred, gt) == (2, 6)
     assert intersect_and_union(pred.numpy(), gt.numpy()) == (2, 6)
-    assert RISMetric.intersect_and_union(pred.bool(), gt) == (2, 6)
+    assert intersect_and_union(pred.bool(), gt) == (2, 6)
     assert intersect_and_union(pred, gt, ignore_index=-1)[1] == 7  # (0, 3) counts then
     with pytest.raises(ValueError, match='prediction is'):
         intersect_and_union(pred, gt[:1])

@@ -178,7 +178,8 @@ def test_records_carry_finished_runs_after_their_folders_are_gone(tmp_path, caps
     [line] = records.read_text().splitlines()
     record = json.loads(line)
     assert (record['variant'], record['seed'], record['val_mIoU']) == ('aml', 0, 50.0)
-    assert record['setting']['config'] == 'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py'
+    assert record['setting']['config'] == \
+        'configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py'
     assert record['source'].startswith('measured: ')
     shutil.rmtree(work)  # a new machine: only the committed records are left
     ablation.main(call)

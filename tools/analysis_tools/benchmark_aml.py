@@ -72,11 +72,12 @@ import torch
 from torch import nn
 
 from mmamlris.utils import InputValueError, load_config, offline_model_cfg, run_tool
-from mmamlris.utils.benchmark import (CPU_MEMORY_METHOD, CUDA_MEMORY_METHOD, MAX_TOKENS, MiB,
-                                      build_optim, config_img_size, count_flops,
-                                      format_table, load_average, machine_line, ms_cell,
-                                      quiet, resident_bytes, shadow_methods, step_peak_bytes,
-                                      synthetic_batch, time_alternating, timed)
+from mmamlris.testing.ris_inputs import MAX_TOKENS, synthetic_batch
+from mmamlris.utils.benchmark import (CPU_MEMORY_METHOD, CUDA_MEMORY_METHOD, MiB, build_optim,
+                                      config_img_size, count_flops, format_table,
+                                      load_average, machine_line, ms_cell, quiet,
+                                      resident_bytes, shadow_methods, step_peak_bytes,
+                                      time_alternating, timed)
 
 
 # ---------------------------------------------------------------------------- arguments

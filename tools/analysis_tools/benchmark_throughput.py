@@ -38,9 +38,10 @@ import torch
 
 from mmamlris.utils import (InputFileNotFoundError, InputValueError, load_config,
                             offline_model_cfg, run_tool)
+from mmamlris.testing.ris_inputs import synthetic_batch
 from mmamlris.utils.benchmark import (build_optim, config_img_size, format_table,
                                       load_average, machine_line, quartiles, quiet,
-                                      synthetic_batch, time_alternating)
+                                      time_alternating)
 
 SYNREF_HINT = ('generate SynRef with `python tools/dataset_converters/synref.py --out '
                'data/synref --num-images 2000 --img-size 160 --seed 0`, or point '

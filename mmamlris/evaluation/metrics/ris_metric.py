@@ -30,7 +30,7 @@ class RISMetric(BaseMetric):
     tiny record ``dict(i, u, ref_id, sent_id, split)``: the intersection ``I = |P ∧ G|`` and
     the union ``U = |P ∨ G|`` as python ints, counted over the pixels whose GT is not
     ``ignore_index`` (:func:`mmamlris.evaluation.intersect_and_union`, the one IoU primitive
-    of the project, also :meth:`RISMetric.intersect_and_union`). :meth:`compute_metrics` then
+    of the project). :meth:`compute_metrics` then
     reports, in percent (:func:`mmamlris.evaluation.ris_scores`):
 
     * ``mIoU``: the mean over expressions of ``I / U`` (``U = 0``, i.e. an empty prediction on
@@ -84,7 +84,6 @@ class RISMetric(BaseMetric):
     """
 
     default_prefix: Optional[str] = ''
-    intersect_and_union = staticmethod(intersect_and_union)
 
     def __init__(self,
                  eval_resolution: str = 'original',

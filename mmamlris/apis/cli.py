@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line plumbing shared by ``tools/train.py`` and ``tools/test.py`` (the tools stay thin
+wrappers over it, so that they also run from an installed package's ``.mim/tools``)."""
 import argparse
 import os
 import os.path as osp
