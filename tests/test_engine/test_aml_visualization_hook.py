@@ -247,15 +247,27 @@ def test_hook_in_a_runner_on_synref(request, tmp_path):
     assert not runner.model.aml._forward_hooks and not runner.model.decode_head._forward_hooks
 
 
-def test_hook_computes_the_alignment_of_each_drawn_sample():
+def test_the_alignment_of_each_drawn_sample_is_read_once():
+    from mmamlris.models.aml import per_image_alignment
     model = build(tiny_aml_cfg(scorer=dict(type='OracleScorer'), tau=0.5, rho=0.5))
     data = demo_ris_inputs(batch_size=2, image_shapes=((64, 64), ))
     processed = model.data_preprocessor(copy.deepcopy(data), True)
     with AMLStepRecorder(model) as recorder:
         model(**processed, mode='loss')
-    alignments = AMLVisualizationHook._alignments(model, recorder.record, data['data_samples'],
-                                                  (64, 64), 2)
+    record = recorder.record
+    alignments = per_image_alignment(record['score_map'], record['block_mask'],
+                                     data['data_samples'], model.aml.block_size)
     assert [a['target_auc'] for a in alignments] == [1.0, 1.0]
     assert [a['object_masked'] for a in alignments] == [0.0, 0.0]
     assert all(0.0 < a['context_masked'] < 1.0 for a in alignments)
-    assert AMLVisualizationHook._alignments(model, recorder.record, [], (64, 64), 2) == [{}, {}]
+    assert per_image_alignment(record['score_map'], record['block_mask'], [],
+                               model.aml.block_size) is None
+    # the hook's captions carry exactly those numbers
+    captions = []
+    visualizer = RISLocalVisualizer.get_instance(f'alignment_{id(record)}')
+    real = visualizer.add_aml_panels
+    visualizer.add_aml_panels = lambda *a, **kw: captions.append(kw['alignment']) or real(
+        *a, **kw)
+    runner = SimpleNamespace(visualizer=visualizer, iter=0)
+    AMLVisualizationHook(num_samples=2)._draw(runner, model, record, data['data_samples'])
+    assert captions == alignments

@@ -37,30 +37,24 @@ _STATS = (('aml_mask_ratio', 'masked fraction (pixels)'),
           ('aml_target_auc', 'target ROC-AUC (blocks)'),
           ('aml_object_masked', 'object pixels masked'),
           ('aml_context_masked', 'context pixels masked'))
-# Per-image statistics averaged over the samples where they are defined.
-_PER_IMAGE = (('aml_target_auc', 'aml_target_auc_defined'),
-              ('aml_object_masked', 'aml_object_defined'),
-              ('aml_context_masked', 'aml_context_defined'))
+# Per-image statistics, averaged over the samples where they are defined.
+_PER_IMAGE = ('target_auc', 'object_masked', 'context_masked')
 
 
 def alignment_sums(aml_out, samples, block_size) -> Dict[str, float]:
     """Sums and counts of the per-image alignment statistics of one batch.
 
     Returns:
-        dict: For each statistic of ``_PER_IMAGE``, its sum over the images where it is
-        defined and, under ``<name>_count``, the number of those images (empty without GT).
+        dict: For each statistic, ``aml_<name>``: its sum over the images where it is defined,
+        and ``aml_<name>_count``: the number of those images (empty without GT).
     """
-    from mmamlris.models.aml import alignment_statistics, gt_masks
-    size = tuple(aml_out.block_mask.shape[-2:])
-    gt = gt_masks(samples, size, aml_out.block_mask.device)
-    if gt is None:
-        return {}
-    per = alignment_statistics(aml_out.score_map, aml_out.block_mask, gt, block_size,
-                               per_image=True)
-    sums = {}
-    for key, defined in _PER_IMAGE:
-        sums[key] = float((per[key] * per[defined]).sum())
-        sums[f'{key}_count'] = int(per[defined].sum())
+    from mmamlris.models.aml import per_image_alignment
+    per = per_image_alignment(aml_out.score_map, aml_out.block_mask, samples, block_size)
+    sums: Dict[str, float] = {}
+    for name in _PER_IMAGE if per is not None else ():
+        values = [image[name] for image in per if image[name] is not None]
+        sums[f'aml_{name}'] = float(sum(values))
+        sums[f'aml_{name}_count'] = len(values)
     return sums
 
 
@@ -143,30 +137,17 @@ def _build_model(cfg, checkpoint: Optional[str], device):
 def _draw_batch(visualizer, model, data: Dict, aml_out, out_dir: str, first: int,
                 limit: Optional[int] = None) -> None:
     """Write one panel image per sample of the batch (the first ``limit`` ones)."""
-    inputs, samples = data['inputs'], data['data_samples']
+    from mmamlris.visualization import draw_aml_step
+    samples = data['data_samples']
     if limit is not None:
         samples = samples[:limit]
-    images = model.data_preprocessor.denormalize(inputs)
-    masked = model.data_preprocessor.denormalize(aml_out.masked_inputs)
+    names = []
     for i, sample in enumerate(samples):
-        meta = sample.metainfo
-        shape = meta.get('img_shape') or inputs.shape[-2:]
-        height, width = min(int(shape[0]), inputs.shape[2]), min(int(shape[1]), inputs.shape[3])
-        gt = None
-        if 'gt_sem_seg' in sample:
-            gt = sample.gt_sem_seg.data[0, :height, :width].cpu()
-        stem = osp.splitext(osp.basename(str(meta.get('img_path', 'sample'))))[0]
-        name = f'{first + i:04d}_{stem}_ref{meta.get("ref_id", "")}'
-        visualizer.add_aml_panels(
-            name,
-            images[i, :height, :width],
-            meta.get('text', ''),
-            score_map=aml_out.score_map[i].float().cpu(),
-            weak_mask=aml_out.weak_mask[i, 0, :height, :width].cpu(),
-            block_mask=aml_out.block_mask[i, 0, :height, :width].cpu(),
-            masked_image=masked[i, :height, :width],
-            gt_mask=gt,
-            out_file=osp.join(out_dir, f'{name}.png'))
+        stem = osp.splitext(osp.basename(str(sample.metainfo.get('img_path', 'sample'))))[0]
+        names.append(f'{first + i:04d}_{stem}_ref{sample.metainfo.get("ref_id", "")}')
+    draw_aml_step(visualizer, model.data_preprocessor, data['inputs'], aml_out, samples,
+                  model.aml.block_size, names,
+                  out_files=[osp.join(out_dir, f'{name}.png') for name in names])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
@@ -217,7 +198,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             progress.update(len(items))
 
     means = {key: value / count for key, value in totals.items()}
-    for key, _ in _PER_IMAGE:  # per image, not per batch: exact over the samples
+    for key in (f'aml_{name}' for name in _PER_IMAGE):  # per image: exact over the samples
         if per_image.get(f'{key}_count'):
             means[key] = per_image[key] / per_image[f'{key}_count']
     split = args.split or 'training'

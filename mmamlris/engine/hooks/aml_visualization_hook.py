@@ -11,23 +11,15 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
-from mmamlris.models.aml import alignment_statistics, gt_masks
+from mmamlris.models.aml import AMLOutput
 from mmamlris.models.utils import logits_to_mask
 from mmamlris.registry import HOOKS
+from mmamlris.visualization import draw_aml_step
 from .aml_step_recorder import AMLStepRecorder
 
 __all__ = ['AMLVisualizationHook']
 
 DATA_BATCH = Optional[dict]
-
-
-def _fit(mask: Tensor, size: Tuple[int, int], fill: int) -> Tensor:
-    """Pad (bottom/right, as mmseg's ``stack_batch``) or crop ``[..., h, w]`` to ``size``."""
-    height, width = mask.shape[-2:]
-    pad_h, pad_w = size[0] - height, size[1] - width
-    if pad_h > 0 or pad_w > 0:
-        mask = F.pad(mask, (0, max(pad_w, 0), 0, max(pad_h, 0)), value=fill)
-    return mask[..., :size[0], :size[1]]
 
 
 @HOOKS.register_module()
@@ -116,61 +108,16 @@ class AMLVisualizationHook(Hook):
 
     def _draw(self, runner, model: nn.Module, record: Dict[str, Tensor],
               samples: Sequence) -> None:
-        """Draw the first ``num_samples`` samples of a recorded step."""
+        """Draw the first ``num_samples`` samples of a recorded step (:func:`draw_aml_step`)."""
         inputs = record['inputs']
         count = min(self.num_samples, inputs.shape[0])
-        size = tuple(inputs.shape[-2:])
-        preprocessor = model.data_preprocessor
-        images = preprocessor.denormalize(inputs[:count])
-        masked = preprocessor.denormalize(record['masked_inputs'][:count])
-        preds = self._predictions(model, record.get('seg_logits'), size, count)
-        alignments = self._alignments(model, record, samples, size, count)
-        for i in range(count):
-            sample = samples[i] if i < len(samples) else None
-            meta = sample.metainfo if sample is not None else {}
-            height, width = self._shown_size(meta, size)
-            gt = None
-            if sample is not None and 'gt_sem_seg' in sample:
-                gt = _fit(sample.gt_sem_seg.data.detach().cpu(), size, 255)[0]
-                gt = gt[:height, :width]
-            runner.visualizer.add_aml_panels(
-                f'aml_sample{i}',
-                images[i, :height, :width],
-                meta.get('text', ''),
-                score_map=record['score_map'][i].float().cpu(),
-                weak_mask=record['weak_mask'][i, 0, :height, :width].cpu(),
-                block_mask=record['block_mask'][i, 0, :height, :width].cpu(),
-                masked_image=masked[i, :height, :width],
-                pred_mask=preds[i][:height, :width] if preds is not None else None,
-                gt_mask=gt,
-                alignment=alignments[i],
-                step=runner.iter + 1)
-
-    @staticmethod
-    def _alignments(model: nn.Module, record: Dict[str, Tensor], samples: Sequence,
-                    size: Tuple[int, int], count: int) -> List[dict]:
-        """Per-sample ``target_auc`` / ``object_masked`` / ``context_masked`` (or empty)."""
-        gt = gt_masks(list(samples)[:count], size, record['block_mask'].device)
-        if gt is None or len(gt) < count:
-            return [{} for _ in range(count)]
-        per = alignment_statistics(record['score_map'][:count], record['block_mask'][:count], gt,
-                                   model.aml.block_size, per_image=True)
-        out = []
-        for i in range(count):
-            out.append(dict(
-                target_auc=float(per['aml_target_auc'][i])
-                if per['aml_target_auc_defined'][i] else None,
-                object_masked=float(per['aml_object_masked'][i])
-                if per['aml_object_defined'][i] else None,
-                context_masked=float(per['aml_context_masked'][i])
-                if per['aml_context_defined'][i] else None))
-        return out
-
-    @staticmethod
-    def _shown_size(meta: dict, size: Tuple[int, int]) -> Tuple[int, int]:
-        """The image's own size inside the padded batch (``img_shape``), capped by it."""
-        shape = meta.get('img_shape') or size
-        return min(int(shape[0]), size[0]), min(int(shape[1]), size[1])
+        aml_out = AMLOutput(record['masked_inputs'], record['block_mask'], record['score_map'],
+                            record['weak_mask'], dict(), dict())
+        draw_aml_step(runner.visualizer, model.data_preprocessor, inputs, aml_out, samples,
+                      model.aml.block_size, [f'aml_sample{i}' for i in range(count)],
+                      pred_masks=self._predictions(model, record.get('seg_logits'),
+                                                   tuple(inputs.shape[-2:]), count),
+                      step=runner.iter + 1)
 
     @staticmethod
     def _predictions(model: nn.Module, seg_logits: Optional[Tensor], size: Tuple[int, int],

@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Does AML aim? Per-image ROC-AUC of the block scores and the masked parts of the object."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,8 @@ from torch import Tensor
 
 from .block_ops import pool_blocks
 
-__all__ = ['gt_masks', 'block_targets', 'ranking_auc', 'alignment_statistics']
+__all__ = ['gt_masks', 'block_targets', 'ranking_auc', 'alignment_statistics',
+           'per_image_alignment']
 
 
 def gt_masks(data_samples: Optional[Sequence], image_size: Tuple[int, int],
@@ -140,3 +141,37 @@ def alignment_statistics(score_map: Tensor, block_mask: Tensor, gt: Tensor,
     present = torch.stack([defined.any() for _, defined in stats.values()]).tolist()
     return {key: _mean_over(*value) for (key, value), keep in zip(stats.items(), present)
             if keep}
+
+
+def per_image_alignment(score_map: Tensor, block_mask: Tensor, samples: Optional[Sequence],
+                        block: Tuple[int, int],
+                        ignore_index: int = 255) -> Optional[List[Dict[str, Optional[float]]]]:
+    """The alignment statistics of every image of a masked batch, as plain numbers.
+
+    The one place where the per-image values of :func:`alignment_statistics` are read out:
+    the visualization hook writes them into its panels' captions, ``browse_aml_masks.py``
+    sums them over a dataset.
+
+    Args:
+        score_map (Tensor): ``[B, 1, h, w]`` scores.
+        block_mask (Tensor): ``[B, 1, H, W]`` bool, the masked pixels.
+        samples (Sequence[SegDataSample], optional): The batch's samples, with their GT.
+        block (tuple[int, int]): The filter's block size.
+        ignore_index (int): GT value of ignored pixels.
+
+    Returns:
+        list[dict] | None: Per image ``target_auc``, ``object_masked``, ``context_masked``,
+        each ``None`` where the image does not define it; ``None`` when a sample has no GT.
+    """
+    size = tuple(block_mask.shape[-2:])
+    gt = gt_masks(samples, size, block_mask.device)
+    if gt is None:
+        return None
+    per = alignment_statistics(score_map, block_mask, gt, block, per_image=True,
+                               ignore_index=ignore_index)
+    columns = (('target_auc', 'aml_target_auc', 'aml_target_auc_defined'),
+               ('object_masked', 'aml_object_masked', 'aml_object_defined'),
+               ('context_masked', 'aml_context_masked', 'aml_context_defined'))
+    values = {name: (per[key].tolist(), per[flag].tolist()) for name, key, flag in columns}
+    return [{name: value[i] if defined[i] else None
+             for name, (value, defined) in values.items()} for i in range(len(gt))]
