@@ -66,16 +66,25 @@ def test_train_tool_refuses_amp_on_the_cpu():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
-def test_amp_training_step_with_aml_on_cuda(dtype):
+@pytest.mark.parametrize('scorer', ['PatchMaxScorer', 'LearnedScorer'])
+def test_amp_training_step_with_aml_on_cuda(dtype, scorer):
     cfg = Config(dict(optim_wrapper=dict(type='SkipNonFiniteOptimWrapper',
                                          optimizer=dict(type='AdamW', lr=1e-4))))
     enable_amp(cfg, dtype)
     torch.manual_seed(0)
-    model = MODELS.build(tiny_segmentor_cfg(aml=tiny_aml_cfg())).cuda()
+    aml = tiny_aml_cfg(scorer=dict(type=scorer))  # LearnedScorer: its head trains in fp32
+    model = MODELS.build(tiny_segmentor_cfg(aml=aml)).cuda()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     before = [p.detach().clone() for p in model.parameters()]
     model.train()
     log_vars = model.train_step(demo_ris_inputs(batch_size=2), wrapper)
     assert torch.isfinite(log_vars['loss']) and 'aml_mask_ratio' in log_vars
+    if scorer == 'LearnedScorer':  # the head learned, in fp32, from its own loss
+        assert torch.isfinite(log_vars['aml.loss_scorer'])
+        head = [p for p in model.parameters() if any(p is q for q in
+                                                     model.aml.scorer.parameters())]
+        assert head and all(p.dtype == torch.float32 for p in head)
+        changed = {id(p) for a, p in zip(before, model.parameters()) if not torch.equal(a, p)}
+        assert all(id(p) in changed for p in head)
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
     assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
