@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .aml import *  # noqa: F401,F403
+from .backbones import *  # noqa: F401,F403
 from .data_preprocessor import RISDataPreProcessor, stack_text_inputs
 from .decode_heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

@@ -43,7 +43,8 @@ class AMLSegmentor(BaseSegmentor):
     """Referring segmentor trained with Alignment-aware Masked Learning (AML).
 
     An ``EncoderDecoder``-style segmentor with a text path: a visual ``backbone`` (any mmseg
-    backbone), an optional ``neck``, a ``text_encoder`` and a RIS ``decode_head``
+    backbone, or an early-fusion one that reads the text: :class:`BaseTextFusedBackbone`,
+    ``takes_text = True``), an optional ``neck``, a ``text_encoder`` and a RIS ``decode_head``
     (:class:`BaseRISDecodeHead`). ``aml`` (an :class:`AlignmentAwareMasking` config) turns on
     the two-stage AML training step; ``aml=None`` is exactly the plain baseline model, and
     inference never masks, so ``predict()`` gives identical outputs with AML on or off.
@@ -66,6 +67,7 @@ class AMLSegmentor(BaseSegmentor):
                               -> extract_feat(masked) -> encode_text() (unless reused)
                               -> _decode_head_forward_train()
      _encode(): extract_feat() -> encode_text() = decode_head.text_prompts() -> text_encoder()
+                [backbone.takes_text: text_encoder() -> extract_feat(img, text), early fusion]
 
     :meth:`mask_batch` (stage 1 and the masking of a preprocessed batch) is the public entry
     point of the tools that look at or time the masking (``browse_aml_masks.py``,
@@ -145,6 +147,7 @@ class AMLSegmentor(BaseSegmentor):
             self.neck = MODELS.build(neck)
         self.text_encoder = MODELS.build(text_encoder)
         self._init_decode_head(decode_head)
+        self._init_text_fusion()
         self._init_aml(aml, stage1_loss_weight, stage1_scale,
                        stage2_loss_weight, stage2_text)
         self._init_stage1_backbone(stage1_early_exit, stage1_text_prompts)
@@ -157,6 +160,17 @@ class AMLSegmentor(BaseSegmentor):
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
+
+    def _init_text_fusion(self) -> None:
+        """Read whether the backbone takes the text (early fusion; see
+        :class:`BaseTextFusedBackbone`), and refuse what cannot go with it."""
+        self.backbone_takes_text = bool(getattr(self.backbone, 'takes_text', False))
+        if self.backbone_takes_text and self.decode_head.text_prompt_levels():
+            raise ValueError(
+                f'AMLSegmentor: {type(self.backbone).__name__} reads the text features, so '
+                f'they must be encoded before the image; {type(self.decode_head).__name__} '
+                f'prompts the text with visual features (text_prompt_levels), which would '
+                f'need the image first. Turn its prompts off (e.g. num_text_prompts=0).')
 
     def _init_aml(self, aml: OptConfigType, stage1_loss_weight: float,
                   stage1_scale: float, stage2_loss_weight: float, stage2_text: str) -> None:
@@ -184,7 +198,8 @@ class AMLSegmentor(BaseSegmentor):
         self.stage1_text_prompts = bool(text_prompts)
         # A plain attribute, not a submodule: it holds a reference to ``self.backbone``.
         self._stage1_backbone = BackboneEarlyExit(self.backbone) \
-            if self.with_aml and self.stage1_early_exit else None
+            if self.with_aml and self.stage1_early_exit and not self.backbone_takes_text \
+            else None
 
     @property
     def with_aml(self) -> bool:
@@ -192,16 +207,25 @@ class AMLSegmentor(BaseSegmentor):
         return self.aml is not None
 
     # ------------------------------------------------------------------ encoders
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+    def extract_feat(self, inputs: Tensor,
+                     text: Optional[TextFeatures] = None) -> List[Tensor]:
         """Extract visual features (backbone, then the optional neck).
 
         Args:
             inputs (Tensor): Images ``[B, 3, H, W]``.
+            text (tuple[Tensor, Tensor], optional): Token features ``[B, N, C_t]`` and mask
+                ``[B, N]``, which a backbone that ``takes_text`` (early fusion) reads.
 
         Returns:
             list[Tensor]: Feature maps ``[B, C_i, H_i, W_i]``.
         """
-        x = self.backbone(inputs)
+        if self.backbone_takes_text:
+            if text is None:
+                raise ValueError(f'AMLSegmentor.extract_feat: {type(self.backbone).__name__} '
+                                 f'takes the text features; pass them.')
+            x = self.backbone(inputs, *text)
+        else:
+            x = self.backbone(inputs)
         if self.with_neck:
             x = self.neck(x)
         return list(x)
@@ -218,7 +242,11 @@ class AMLSegmentor(BaseSegmentor):
 
     def _encode(self, inputs: Tensor,
                 text_inputs: TextInputs) -> Tuple[List[Tensor], TextFeatures]:
-        """Visual features and text features of one batch."""
+        """Visual features and text features of one batch (the text first when the backbone
+        reads it)."""
+        if self.backbone_takes_text:
+            text = self.text_encoder(*text_inputs, None)
+            return self.extract_feat(inputs, text), text
         feats = self.extract_feat(inputs)
         return feats, self.encode_text(feats, *text_inputs)
 
@@ -307,6 +335,12 @@ class AMLSegmentor(BaseSegmentor):
         if self.stage1_scale != 1.0:
             x = F.interpolate(x, scale_factor=self.stage1_scale, mode='bilinear',
                               align_corners=False)
+        if self.backbone_takes_text:  # early fusion: the text first, once, for both stages
+            text = self.text_encoder(input_ids, attention_mask, None)
+            with torch.no_grad():
+                feats = self.extract_feat(x, (text[0].detach(), text[1]))
+            torch.clear_autocast_cache()  # see below
+            return Stage1(feats, text, self._stage1_seg_logits(feats, text))
         with torch.no_grad():
             levels = self._stage1_levels()
             feats = self.extract_feat(x) if levels is None \
@@ -362,11 +396,16 @@ class AMLSegmentor(BaseSegmentor):
         released code), from one more visual-encoder pass on the clean images.
         """
         text = stage1.text if self._reuses_stage1_text else None
-        if self.stage2_text == 'clean':
-            text = self.encode_text(self.extract_feat(inputs), *text_inputs)
-        feats = self.extract_feat(masked_inputs)
-        if text is None:
-            text = self.encode_text(feats, *text_inputs)
+        if self.backbone_takes_text:  # the text does not depend on the image: no clean pass
+            if text is None:
+                text = self.text_encoder(*text_inputs, None)
+            feats = self.extract_feat(masked_inputs, text)
+        else:
+            if self.stage2_text == 'clean':
+                text = self.encode_text(self.extract_feat(inputs), *text_inputs)
+            feats = self.extract_feat(masked_inputs)
+            if text is None:
+                text = self.encode_text(feats, *text_inputs)
         losses = self._decode_head_forward_train(feats, text, data_samples)
         return self._weighted(losses, self.stage2_loss_weight)
 
@@ -383,7 +422,7 @@ class AMLSegmentor(BaseSegmentor):
     def _stage1_levels(self) -> Optional[List[int]]:
         """The feature levels the no-grad stage 1 uses, or None for all of them."""
         if self._stage1_backbone is None or self.with_neck or self.aml.needs_seg_logits:
-            return None
+            return None  # (early-fusion backbones have no early-exit runner)
         levels = list(self.aml.scorer.feat_indices)
         if self.stage1_text_prompts:
             levels.extend(self.decode_head.text_prompt_levels())
