@@ -1,12 +1,14 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Visualizer of referring segmentation: captioned panels side by side."""
 import os.path as osp
+import textwrap
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.dist import master_only
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
@@ -19,7 +21,9 @@ __all__ = ['Panel', 'RISLocalVisualizer']
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Color = Tuple[int, int, int]
 
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Caption text: a monospace font, whose advance is about 0.6 of its size (DejaVu Sans Mono).
+_FONT_FAMILY = 'monospace'
+_CHAR_WIDTH = 0.6
 _IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 # Label value of the referred object and of ignored pixels in the masks of mmamlris.
 _OBJECT = 1
@@ -69,19 +73,6 @@ def _check_image(image: ArrayLike, what: str = 'image') -> np.ndarray:
         raise ValueError(f'RISLocalVisualizer: {what} must be an RGB uint8 array [H, W, 3], '
                          f'got dtype {image.dtype} and shape {image.shape}.')
     return image
-
-
-def _ascii(text: str) -> str:
-    """OpenCV's Hershey fonts draw ASCII only: replace anything else by '?'."""
-    return ''.join(ch if 32 <= ord(ch) < 127 else '?' for ch in str(text))
-
-
-def _jet(values: np.ndarray) -> np.ndarray:
-    """Map values in ``[0, 1]`` ``[...]`` to RGB uint8 ``[..., 3]`` (OpenCV's JET colormap)."""
-    levels = np.clip(np.round(values * 255), 0, 255).astype(np.uint8)
-    shape = levels.shape
-    bgr = cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_JET)
-    return bgr[:, 0, ::-1].reshape(*shape, 3).copy()
 
 
 @VISUALIZERS.register_module()
@@ -158,7 +149,8 @@ class RISLocalVisualizer(SegLocalVisualizer):
     # ------------------------------------------------------------------ drawing helpers
     def overlay(self, image: np.ndarray, mask: ArrayLike, color: Color,
                 alpha: Optional[float] = None) -> np.ndarray:
-        """Blend ``color`` into the pixels of ``image`` where ``mask`` is the object.
+        """Blend ``color`` into the pixels of ``image`` where ``mask`` is the object
+        (mmengine's ``draw_binary_masks``).
 
         Pixels outside the mask are returned unchanged.
 
@@ -176,85 +168,53 @@ class RISLocalVisualizer(SegLocalVisualizer):
         mask = _squeeze_mask(mask)
         mask = (mask == _OBJECT) if mask.dtype != np.bool_ else mask
         mask = _resize_nearest(mask.astype(np.uint8), image.shape[:2]).astype(bool)
-        alpha = self.alpha if alpha is None else alpha
-        out = image.copy()
-        blended = (1 - alpha) * image[mask].astype(np.float32) + alpha * np.asarray(
-            color, dtype=np.float32)
-        out[mask] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
-        return out
+        self.set_image(image)
+        self.draw_binary_masks(mask, colors=[tuple(int(c) for c in color)],
+                               alphas=float(self.alpha if alpha is None else alpha))
+        return self.get_image()
 
-    def heatmap(self, image: np.ndarray, score: ArrayLike,
-                value_range: Tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-        """Upsample a score map (bilinear) to the image and blend its JET colours into it.
+    def heatmap(self, image: np.ndarray, score: ArrayLike) -> np.ndarray:
+        """Upsample a score map (bilinear) to the image and blend its colours into it
+        (mmengine's ``draw_featmap``: JET, from the map's minimum in blue to its maximum in red).
 
         Args:
             image (np.ndarray): RGB uint8 ``[H, W, 3]``.
             score (np.ndarray | Tensor): ``[h, w]`` or ``[1, h, w]`` scores.
-            value_range (tuple[float]): Scores mapped to blue and red; values outside are
-                clipped.
 
         Returns:
             np.ndarray: RGB uint8 ``[H, W, 3]``.
         """
         image = _check_image(image)
-        score = _squeeze_mask(score).astype(np.float32)
-        height, width = image.shape[:2]
-        # cv2's bilinear resize uses half-pixel centres, as F.interpolate(align_corners=False).
-        score = cv2.resize(score, (width, height), interpolation=cv2.INTER_LINEAR)
-        low, high = value_range
-        scaled = (score - low) / max(high - low, 1e-12)
-        colors = _jet(np.clip(scaled, 0.0, 1.0)).astype(np.float32)
-        out = (1 - self.heatmap_alpha) * image + self.heatmap_alpha * colors
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+        score = torch.from_numpy(_squeeze_mask(score).astype(np.float32))
+        score = F.interpolate(score[None, None], size=image.shape[:2], mode='bilinear',
+                              align_corners=False)[0]
+        return self.draw_featmap(score, image, alpha=self.heatmap_alpha)
 
-    @staticmethod
-    def _font(width: int) -> Tuple[float, int, int]:
-        """Font scale, thickness and line height for a panel ``width`` pixels wide."""
-        scale = float(np.clip(width / 480.0, 0.3, 0.9))
-        thickness = 2 if width >= 600 else 1
-        (_, text_h), baseline = cv2.getTextSize('Ag', _FONT, scale, thickness)
-        return scale, thickness, text_h + baseline + 3
-
-    @staticmethod
-    def _wrap(text: str, width: int, scale: float, thickness: int) -> List[str]:
-        """Split ``text`` into lines that fit ``width`` pixels (words too long are cut)."""
-        room = width - 6
-
-        def fits(line: str) -> bool:
-            return cv2.getTextSize(line, _FONT, scale, thickness)[0][0] <= room
-
-        lines: List[str] = []
-        current = ''
-        for word in _ascii(text).split():
-            candidate = f'{current} {word}' if current else word
-            if fits(candidate):
-                current = candidate
-                continue
-            if current:
-                lines.append(current)
-            while len(word) > 1 and not fits(word):
-                cut = max([n for n in range(1, len(word)) if fits(word[:n])] or [1])
-                lines.append(word[:cut])
-                word = word[cut:]
-            current = word
-        if current:
-            lines.append(current)
-        return lines
+    def _font(self, width: int) -> Tuple[int, int, int]:
+        """Font size (points), characters per line and line height (pixels) of a caption
+        ``width`` pixels wide."""
+        font_px = float(np.clip(width / 40.0, 8.0, 16.0))
+        size = max(1, int(round(font_px * 72.0 / self.dpi)))
+        font_px = size * self.dpi / 72.0
+        chars = max(1, int((width - 6) // (_CHAR_WIDTH * font_px)))
+        return size, chars, int(np.ceil(font_px * 1.3))
 
     def _caption_strip(self, width: int, lines: Sequence[str], height: int,
                        colorbar: bool) -> np.ndarray:
-        """A white strip ``[height, width, 3]`` with ``lines`` of text (and a colour bar)."""
-        scale, thickness, line_h = self._font(width)
+        """A white strip ``[height, width, 3]`` with ``lines`` of text (mmengine's
+        ``draw_texts``) and, for a heat map, its colour bar (``draw_featmap`` of a ramp)."""
+        size, _, line_h = self._font(width)
         strip = np.full((height, width, 3), 255, dtype=np.uint8)
-        y = 0
-        for line in lines:
-            y += line_h
-            cv2.putText(strip, line, (3, y - 3), _FONT, scale, (0, 0, 0), thickness,
-                        cv2.LINE_AA)
+        if lines:
+            self.set_image(strip)
+            self.draw_texts(list(lines),
+                            np.array([[3, 3 + k * line_h] for k in range(len(lines))]),
+                            font_sizes=size, colors='black', font_families=_FONT_FAMILY)
+            strip = self.get_image()
         if colorbar:
-            bar_h = max(4, line_h // 2)
-            top = y + 3
-            bar = _jet(np.linspace(0.0, 1.0, max(width - 6, 1)))[None].repeat(bar_h, 0)
+            bar_h, top = max(4, line_h // 2), 3 + len(lines) * line_h
+            ramp = torch.linspace(0.0, 1.0, max(width - 6, 2))[None, None].repeat(1, bar_h, 1)
+            bar = self.draw_featmap(ramp)
             strip[top:top + bar_h, 3:3 + bar.shape[1]] = bar[:max(0, height - top)]
         return strip
 
@@ -279,8 +239,8 @@ class RISLocalVisualizer(SegLocalVisualizer):
                                  f'{panel.caption!r:.40} is {image.shape[:2]}, the first '
                                  f'is {shape[:2]}.')
         width = shape[1]
-        scale, thickness, line_h = self._font(width)
-        wrapped = [self._wrap(p.caption, width, scale, thickness) for p in panels]
+        _, chars, line_h = self._font(width)
+        wrapped = [textwrap.wrap(p.caption, chars) for p in panels]
         rows = [len(lines) + (1 if p.colorbar else 0) for lines, p in zip(wrapped, panels)]
         height = max(rows) * line_h + 6
         columns = [
@@ -406,18 +366,19 @@ class RISLocalVisualizer(SegLocalVisualizer):
                        out_file: Optional[str] = None) -> Optional[np.ndarray]:
         """Draw what AML did to one training sample, as one row of panels.
 
-        Panels: input + expression; PatchMax alignment score heat map (upsampled bilinearly,
-        JET colours from 0 = blue to 1 = red, with a colour bar); weak set; block mask; the
-        masked image fed to stage 2; the stage-2 prediction (when ``pred_mask`` is given,
-        with its IoU when ``gt_mask`` is too); the GT (when ``gt_mask`` is given).
+        Panels: input + expression; alignment score heat map (upsampled bilinearly, JET
+        colours from the map's minimum in blue to its maximum in red, with a colour bar);
+        weak set; block mask; the masked image fed to stage 2; the stage-2 prediction (when
+        ``pred_mask`` is given, with its IoU when ``gt_mask`` is too); the GT (when
+        ``gt_mask`` is given).
 
         Args:
             name (str): Figure name for the backends.
             image (np.ndarray): The clean input, RGB uint8 ``[H, W, 3]``.
             text (str): The expression.
             score_map (np.ndarray | Tensor): ``[h, w]`` or ``[1, h, w]`` alignment scores
-                (after ``score_norm``; mapped with the range ``[0, 1]`` unless they leave it,
-                then with their own min and max).
+                (after ``score_norm``), coloured from their minimum (blue) to their maximum
+                (red); the caption gives that range.
             weak_mask (np.ndarray | Tensor): ``[H, W]`` bool, the weak set.
             block_mask (np.ndarray | Tensor): ``[H, W]`` bool, the masked blocks.
             masked_image (np.ndarray): The stage-2 input, RGB uint8 ``[H, W, 3]``.
@@ -443,8 +404,7 @@ class RISLocalVisualizer(SegLocalVisualizer):
         block = _resize_nearest(_squeeze_mask(block_mask).astype(bool), size)
         score = _squeeze_mask(score_map).astype(np.float32)
         low, high = float(score.min()), float(score.max())
-        value_range = (0.0, 1.0) if low >= 0.0 and high <= 1.0 else (low, high)
-        range_note = '' if value_range == (0.0, 1.0) else f' [{low:.2g}, {high:.2g}]'
+        range_note = f' [{low:.2g}, {high:.2g}]'  # the colours span the map's own range
         alignment = alignment or {}
         score_caption = f'alignment score{range_note}, mean {score.mean():.2f}'
         if alignment.get('target_auc') is not None:
@@ -456,7 +416,7 @@ class RISLocalVisualizer(SegLocalVisualizer):
                 block_caption += f', context {alignment["context_masked"]:.0%}'
         panels = [
             Panel(image, f'"{text}"' if text else '(no expression)'),
-            Panel(self.heatmap(image, score, value_range), score_caption, colorbar=True),
+            Panel(self.heatmap(image, score), score_caption, colorbar=True),
             Panel(self.overlay(image, weak, self.weak_color),
                   f'weak set {weak.mean():.0%}'),
             Panel(self.overlay(image, block, self.block_color), block_caption),

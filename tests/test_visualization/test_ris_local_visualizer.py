@@ -158,9 +158,14 @@ def test_long_expressions_wrap_into_a_taller_caption(request, tmp_path):
     tall = vis.draw_panels([Panel(image, long_text), Panel(image, 'x')])
     assert short.shape[1] == W and tall.shape[1] == 2 * W
     assert tall.shape[0] > short.shape[0] > H
-    # a word longer than the panel is cut rather than drawn past the edge
-    lines = vis._wrap('x' * 200, W, *vis._font(W)[:2])
-    assert len(lines) > 1 and ''.join(lines) == 'x' * 200
+    # a word longer than the panel is cut rather than drawn past the edge: the caption of
+    # 200 letters takes more lines than one that fits, and no more than it needs
+    _, chars, line_h = vis._font(W)
+    one = vis.draw_panels([Panel(image, 'x' * chars)])
+    cut = vis.draw_panels([Panel(image, 'x' * 200)])
+    assert cut.shape[0] - one.shape[0] == (-(-200 // chars) - 1) * line_h
+    # the text stays inside its strip: the last column of the caption is blank
+    assert (cut[H:, -1] == 255).all()
 
 
 def test_draw_panels_rejects_bad_panels(request, tmp_path):
