@@ -1,5 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""The code in docs/en/tutorials/new_decoder.md runs as written."""
+"""The code in docs/en/tutorials/new_decoder.md and your_own_model.md runs as written."""
 import copy
 import os.path as osp
 import re
@@ -13,10 +13,11 @@ from mmamlris.testing.ris_inputs import demo_ris_inputs
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(ROOT, 'docs', 'en', 'tutorials', 'new_decoder.md')
+OWN_MODEL_DOC = osp.join(ROOT, 'docs', 'en', 'tutorials', 'your_own_model.md')
 
 
-def _python_blocks():
-    with open(DOC, encoding='utf-8') as f:
+def _python_blocks(doc=DOC):
+    with open(doc, encoding='utf-8') as f:
         return re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
 
 
@@ -45,3 +46,27 @@ def test_new_decoder_tutorial_trains_with_aml(tmp_path):
     model.eval()
     out = model.test_step(demo_ris_inputs(batch_size=1, image_shapes=((64, 64), )))
     assert out[0].pred_sem_seg.data.shape == (1, 64, 64)
+
+
+def test_your_own_model_tutorial_trains_an_early_fusion_model_with_aml(tmp_path):
+    from mmamlris.utils import offline_model_cfg
+    backbone_code, config_code = _python_blocks(OWN_MODEL_DOC)
+    MODELS._module_dict.pop('ToyFusedBackbone', None)  # re-runs in one session
+    exec(compile(backbone_code, OWN_MODEL_DOC, 'exec'), {})
+    base = osp.join(ROOT, 'configs', 'amlris', 'amlris_lite_mbv2_minilm_synref-160x160.py')
+    config_code = config_code.replace(
+        "'mmamlris/configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py'", repr(base))
+    config_code = config_code.replace(", 'my_package.toy_fused_backbone'", '')
+    cfg_file = tmp_path / 'cfg.py'
+    cfg_file.write_text(config_code)
+    cfg = Config.fromfile(str(cfg_file))
+    torch.manual_seed(0)
+    model = MODELS.build(offline_model_cfg(cfg.model)[0])
+    assert model.backbone_takes_text
+    calls = []
+    model.backbone.register_forward_hook(lambda m, args, out: calls.append(len(args)))
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    log_vars = model.train_step(demo_ris_inputs(batch_size=2, image_shapes=((64, 64), )),
+                                optim)
+    assert torch.isfinite(log_vars['loss']) and 'aml_mask_ratio' in log_vars
+    assert calls == [3, 3]  # stage 1 and stage 2, each with the text

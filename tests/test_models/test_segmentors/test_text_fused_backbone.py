@@ -15,7 +15,7 @@ WIDTHS = (8, 16, 32, 64)  # the tiny ResNet's, so that the tiny heads fit
 
 
 @MODELS.register_module(force=True)
-class ToyFusedBackbone(BaseTextFusedBackbone):
+class GatedToyBackbone(BaseTextFusedBackbone):
     """Four strided convolutions, each followed by a language gate (sentence -> channels)."""
 
     def __init__(self, text_channels: int = 32):
@@ -35,7 +35,7 @@ class ToyFusedBackbone(BaseTextFusedBackbone):
         return tuple(outs)
 
 
-FUSED = dict(type='ToyFusedBackbone')
+FUSED = dict(type='GatedToyBackbone')
 
 
 def build(**kwargs):
