@@ -40,7 +40,7 @@ def load(root, name='refs(unc).p'):
                 lazy_init=False)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
+@settings(max_examples=120, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(FILES), data=st.data())
 def test_damaged_annotation_file_gives_an_input_error_naming_it(name, data):
