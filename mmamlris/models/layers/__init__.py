@@ -1,6 +1,10 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .conditional_prompt import ConditionalPrompt
+from .pixel_word_fusion import PixelWordAttention, PixelWordFusion
 from .vl_deform_layer import VLDeformLayer
 from .vl_multihead_attention import VLMultiheadAttention
 
-__all__ = ['ConditionalPrompt', 'VLDeformLayer', 'VLMultiheadAttention']
+__all__ = [
+    'ConditionalPrompt', 'PixelWordAttention', 'PixelWordFusion', 'VLDeformLayer',
+    'VLMultiheadAttention'
+]
