@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
+from .swin import SWIN_RENAMES, swin_tensor_to_mmseg
 
 __all__ = [
     'CARISConversion', 'convert_caris_state_dict', 'detect_caris_config',
@@ -51,13 +52,6 @@ _PREFIXES = (
     ('pixel_decoder.', 'decode_head.'),
 )
 # Renames inside each family (regular expressions on the key after the prefix).
-_SWIN = (
-    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
-    (r'^layers\.(\d+)\.blocks\.(\d+)\.attn\.', r'stages.\1.blocks.\2.attn.w_msa.'),
-    (r'^layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc1\.', r'stages.\1.blocks.\2.ffn.layers.0.0.'),
-    (r'^layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc2\.', r'stages.\1.blocks.\2.ffn.layers.1.'),
-    (r'^layers\.(\d+)\.', r'stages.\1.'),
-)
 _PROMPT = (
     (r'^lang_prompts\.', 'prompt_embed.'),
     (r'^lang_prompts_norm\.', 'norm.'),
@@ -77,7 +71,7 @@ _DECODER = (
     (r'^encoder\.(\d+)\.l_norm([123])\.', None),  # l_norm{k} -> lang_norms.{k-1}
     (r'^encoder\.(\d+)\.', r'layers.\1.'),
 )
-_RENAMES = {'backbone.': _SWIN, 'decode_head.conditional_prompt.': _PROMPT,
+_RENAMES = {'backbone.': SWIN_RENAMES, 'decode_head.conditional_prompt.': _PROMPT,
             'decode_head.': _DECODER, 'text_encoder.model.': ()}
 #: Official keys that have no counterpart, with the reason printed by the converter.
 _DROPPED = (
@@ -137,17 +131,6 @@ def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
     return state
 
 
-def _merging_to_mmseg(tensor: Tensor) -> Tensor:
-    """Reorder the 4C channels of a patch-merging ``reduction`` weight or ``norm``.
-
-    Official index ``k * C + c`` (neighbour ``k`` in (0,0), (1,0), (0,1), (1,1) order),
-    mmseg's ``c * 4 + m`` (neighbour ``m`` in (0,0), (0,1), (1,0), (1,1) order).
-    """
-    *rest, four_c = tensor.shape
-    blocks = tensor.reshape(*rest, 4, four_c // 4)[..., [0, 2, 1, 3], :]
-    return blocks.transpose(-1, -2).reshape(*rest, four_c)
-
-
 def _rename(key: str) -> Optional[str]:
     """Our key for an official one (``None``: no known part of the model)."""
     for old, new in _PREFIXES:
@@ -193,8 +176,8 @@ def convert_caris_state_dict(state_dict: Dict[str, Tensor]) -> CARISConversion:
             unknown.append(key)
             continue
         tensor = tensor.clone()
-        if re.match(r'^backbone\.stages\.\d+\.downsample\.(reduction\.weight|norm\.)', new):
-            tensor = _merging_to_mmseg(tensor)
+        if new.startswith('backbone.'):
+            tensor = swin_tensor_to_mmseg(new[len('backbone.'):], tensor)
         elif re.search(r'\.gamma_(v2l|l2v)$', new):
             tensor = tensor.reshape(-1)
         out[new] = tensor

@@ -1,11 +1,14 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Official LAVT weights -> mmamlris names: the fusion of one stage (the building block of the
-full LAVT converter)."""
+"""Official LAVT weights -> mmamlris names: the fusion of one stage, and the language-aware
+Swin backbone (:class:`LAVTSwinTransformer`)."""
+import re
 from typing import Dict, Tuple
 
 from torch import Tensor
 
-__all__ = ['LAVT_FUSION_RENAMES', 'convert_lavt_fusion']
+from .swin import rename_swin_key, swin_tensor_to_mmseg
+
+__all__ = ['LAVT_FUSION_RENAMES', 'convert_lavt_fusion', 'convert_lavt_backbone']
 
 # official (inside ``backbone.layers.<i>.``) -> PixelWordFusion; the official 1x1 Conv1d
 # weights ``[out, in, 1]`` become Linear weights ``[out, in]``.
@@ -47,4 +50,33 @@ def convert_lavt_fusion(state_dict: Dict[str, Tensor], prefix: str = '',
             if tensor.dim() == 3 and tensor.shape[-1] == 1:  # Conv1d(k=1) -> Linear
                 tensor = tensor[..., 0]
             out[new + key[len(prefix + old):]] = tensor
+    return out
+
+
+def convert_lavt_backbone(state_dict: Dict[str, Tensor], prefix: str = '') -> Dict[str, Tensor]:
+    """The :class:`LAVTSwinTransformer` weights of an official ``MultiModalSwinTransformer``.
+
+    Swin's own tensors go to ``swin.*`` under mmseg's names (patch merging reordered, as for
+    CARIS); each stage's ``fusion`` and ``res_gate`` go to ``fusions.<i>.*``.
+
+    Args:
+        state_dict (dict): Official weights.
+        prefix (str): The backbone's prefix in them (``'backbone.'`` in a LAVT checkpoint).
+
+    Returns:
+        dict: Weights that ``LAVTSwinTransformer.load_state_dict(..., strict=True)`` takes.
+    """
+    keys = [k for k in state_dict if k.startswith(prefix)]
+    stages = sorted({int(m.group(1)) for k in keys
+                     for m in [re.match(r'layers\.(\d+)\.fusion\.', k[len(prefix):])] if m})
+    out = {}
+    for i in stages:
+        fusion = convert_lavt_fusion(state_dict, f'{prefix}layers.{i}.')
+        out.update({f'fusions.{i}.{k}': v for k, v in fusion.items()})
+    for key in keys:
+        rest = key[len(prefix):]
+        if re.match(r'layers\.\d+\.(fusion|res_gate)\.', rest):
+            continue
+        new = rename_swin_key(rest) or rest  # norm<i>, patch_embed.norm: same names
+        out[f'swin.{new}'] = swin_tensor_to_mmseg(new, state_dict[key])
     return out

@@ -1,0 +1,43 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""The official Swin Transformer's weights (as CARIS and LAVT ship them) -> mmseg's
+``SwinTransformer`` names and channel order."""
+import re
+from typing import Optional
+
+from torch import Tensor
+
+__all__ = ['SWIN_RENAMES', 'merging_to_mmseg', 'rename_swin_key', 'swin_tensor_to_mmseg']
+
+# Regular expressions on a key inside the backbone, first match wins.
+SWIN_RENAMES = (
+    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
+    (r'^layers\.(\d+)\.blocks\.(\d+)\.attn\.', r'stages.\1.blocks.\2.attn.w_msa.'),
+    (r'^layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc1\.', r'stages.\1.blocks.\2.ffn.layers.0.0.'),
+    (r'^layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc2\.', r'stages.\1.blocks.\2.ffn.layers.1.'),
+    (r'^layers\.(\d+)\.', r'stages.\1.'),
+)
+_MERGING = re.compile(r'^stages\.\d+\.downsample\.(reduction\.weight|norm\.)')
+
+
+def rename_swin_key(key: str) -> Optional[str]:
+    """mmseg's name of an official Swin key (inside the backbone), or None if no rule fits."""
+    for pattern, repl in SWIN_RENAMES:
+        if re.match(pattern, key):
+            return re.sub(pattern, repl, key, count=1)
+    return None
+
+
+def merging_to_mmseg(tensor: Tensor) -> Tensor:
+    """Reorder the 4C channels of a patch-merging ``reduction`` weight or ``norm``.
+
+    Official index ``k * C + c`` (neighbour ``k`` in (0,0), (1,0), (0,1), (1,1) order),
+    mmseg's ``c * 4 + m`` (neighbour ``m`` in (0,0), (0,1), (1,0), (1,1) order).
+    """
+    *rest, four_c = tensor.shape
+    blocks = tensor.reshape(*rest, 4, four_c // 4)[..., [0, 2, 1, 3], :]
+    return blocks.transpose(-1, -2).reshape(*rest, four_c)
+
+
+def swin_tensor_to_mmseg(new_key: str, tensor: Tensor) -> Tensor:
+    """The tensor under mmseg's ``new_key`` (inside the backbone): patch merging reordered."""
+    return merging_to_mmseg(tensor) if _MERGING.match(new_key) else tensor
