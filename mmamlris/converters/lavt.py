@@ -8,7 +8,8 @@ from torch import Tensor
 
 from .swin import rename_swin_key, swin_tensor_to_mmseg
 
-__all__ = ['LAVT_FUSION_RENAMES', 'convert_lavt_fusion', 'convert_lavt_backbone']
+__all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'convert_lavt_fusion',
+           'convert_lavt_backbone', 'convert_lavt_decoder']
 
 # official (inside ``backbone.layers.<i>.``) -> PixelWordFusion; the official 1x1 Conv1d
 # weights ``[out, in, 1]`` become Linear weights ``[out, in]``.
@@ -79,4 +80,29 @@ def convert_lavt_backbone(state_dict: Dict[str, Tensor], prefix: str = '') -> Di
             continue
         new = rename_swin_key(rest) or rest  # norm<i>, patch_embed.norm: same names
         out[f'swin.{new}'] = swin_tensor_to_mmseg(new, state_dict[key])
+    return out
+
+
+# official SimpleDecoding (``classifier.``) -> LAVTHead: level 4+3, then +2, then +1
+LAVT_DECODER_RENAMES: Tuple[Tuple[str, str], ...] = tuple(
+    (f'{kind}{step}_{level}.', f'fuse.{stage}.{step - 1}.{"conv" if kind == "conv" else "bn"}.')
+    for stage, level in enumerate((4, 3, 2)) for step in (1, 2) for kind in ('conv', 'bn')
+) + (('conv1_1.', 'conv_seg.'), )
+
+
+def convert_lavt_decoder(state_dict: Dict[str, Tensor],
+                         prefix: str = 'classifier.') -> Dict[str, Tensor]:
+    """The :class:`LAVTHead` weights (BN statistics included) of an official
+    ``SimpleDecoding``.
+
+    Raises:
+        KeyError: If a tensor the decoder needs is missing under ``prefix``.
+    """
+    out = {}
+    for old, new in LAVT_DECODER_RENAMES:
+        names = [k for k in state_dict if k.startswith(prefix + old)]
+        if not names:
+            raise KeyError(f'LAVT checkpoint: no tensor under {prefix + old!r}.')
+        for key in names:
+            out[new + key[len(prefix + old):]] = state_dict[key]
     return out

@@ -1,7 +1,8 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .base_ris_head import BaseRISDecodeHead
 from .caris_head import CARISHead
+from .lavt_head import LAVTHead
 from .lite_ris_head import LiteRISHead
 from .no_target_head import NoTargetHead
 
-__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LiteRISHead', 'NoTargetHead']
+__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LAVTHead', 'LiteRISHead', 'NoTargetHead']
