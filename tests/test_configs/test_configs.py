@@ -25,6 +25,21 @@ CONFIGS = sorted(
     if '_base_' not in p)
 
 
+def _training_setting(path):
+    """What a training step depends on besides the data: the model and the optimizer."""
+    cfg = Config.fromfile(path)
+    return repr((cfg.model.to_dict(), cfg.optim_wrapper.to_dict()))
+
+
+# Configs that differ only in their data (refcoco / refcoco+ / refcocog of one model) train
+# the same step: the first of each group is built and stepped, the others are checked to
+# share its setting (and their data configs are tested in tests/test_datasets).
+GROUPS = {}
+for _path in CONFIGS:
+    GROUPS.setdefault(_training_setting(_path), []).append(_path)
+STEPPED = [paths[0] for paths in GROUPS.values()]
+
+
 def test_configs_were_found():
     names = {osp.basename(p) for p in CONFIGS}
     assert 'amlris_lite_minilm_synref-160x160.py' in names
@@ -32,7 +47,15 @@ def test_configs_were_found():
     assert len([n for n in names if n.startswith('amlris_caris')]) == 3
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_configs_of_one_model_share_its_training_step():
+    # the three CARIS datasets, with and without AML, are two groups of three
+    sizes = sorted(len(paths) for paths in GROUPS.values())
+    assert sizes.count(3) >= 2 and sum(sizes) == len(CONFIGS)
+    for paths in GROUPS.values():
+        assert len({_training_setting(p) for p in paths}) == 1
+
+
+@pytest.mark.parametrize('path', STEPPED, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_trains_one_step_and_predicts(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmseg'
