@@ -25,6 +25,22 @@ LAVT_FUSION_RENAMES: Tuple[Tuple[str, str], ...] = (
 )
 
 
+def _renamed(state_dict: Dict[str, Tensor], prefix: str,
+             renames: Tuple[Tuple[str, str], ...]) -> Dict[str, Tensor]:
+    """The tensors under ``prefix + official`` of every ``(official, ours)`` pair, renamed.
+
+    Raises:
+        KeyError: If no tensor is under one of them.
+    """
+    out = {}
+    for old, new in renames:
+        names = [k for k in state_dict if k.startswith(prefix + old)]
+        if not names:
+            raise KeyError(f'LAVT checkpoint: no tensor under {prefix + old!r}.')
+        out.update({new + k[len(prefix + old):]: state_dict[k] for k in names})
+    return out
+
+
 def convert_lavt_fusion(state_dict: Dict[str, Tensor], prefix: str = '',
                         renames: Tuple[Tuple[str, str], ...] = LAVT_FUSION_RENAMES
                         ) -> Dict[str, Tensor]:
@@ -41,17 +57,9 @@ def convert_lavt_fusion(state_dict: Dict[str, Tensor], prefix: str = '',
     Raises:
         KeyError: If a tensor the fusion needs is missing under ``prefix``.
     """
-    out = {}
-    for old, new in renames:
-        names = [k for k in state_dict if k.startswith(prefix + old)]
-        if not names:
-            raise KeyError(f'LAVT checkpoint: no tensor under {prefix + old!r}.')
-        for key in names:
-            tensor = state_dict[key]
-            if tensor.dim() == 3 and tensor.shape[-1] == 1:  # Conv1d(k=1) -> Linear
-                tensor = tensor[..., 0]
-            out[new + key[len(prefix + old):]] = tensor
-    return out
+    out = _renamed(state_dict, prefix, renames)
+    # the official 1x1 Conv1d weights [out, in, 1] -> Linear weights [out, in]
+    return {k: v[..., 0] if v.dim() == 3 and v.shape[-1] == 1 else v for k, v in out.items()}
 
 
 def convert_lavt_backbone(state_dict: Dict[str, Tensor], prefix: str = '') -> Dict[str, Tensor]:
@@ -98,11 +106,4 @@ def convert_lavt_decoder(state_dict: Dict[str, Tensor],
     Raises:
         KeyError: If a tensor the decoder needs is missing under ``prefix``.
     """
-    out = {}
-    for old, new in LAVT_DECODER_RENAMES:
-        names = [k for k in state_dict if k.startswith(prefix + old)]
-        if not names:
-            raise KeyError(f'LAVT checkpoint: no tensor under {prefix + old!r}.')
-        for key in names:
-            out[new + key[len(prefix + old):]] = state_dict[key]
-    return out
+    return _renamed(state_dict, prefix, LAVT_DECODER_RENAMES)

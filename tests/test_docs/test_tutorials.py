@@ -21,18 +21,23 @@ def _python_blocks(doc=DOC):
         return re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
 
 
-def test_new_decoder_tutorial_trains_with_aml(tmp_path):
-    head_code, config_code = _python_blocks()
-    if 'SentenceDotHead' in MODELS.module_dict:  # re-runs in one session
-        MODELS._module_dict.pop('SentenceDotHead')
-    exec(compile(head_code, DOC, 'exec'), {})
-    base = osp.join(ROOT, 'configs', 'amlris', 'amlris_lite_minilm_synref-160x160.py')
+def _tutorial_config(doc, registered, base, user_module, tmp_path):
+    """Run a tutorial's module code as written, then load its config with ``base`` (a file in
+    configs/amlris/) in place of the installed path and without the user's module."""
+    module_code, config_code = _python_blocks(doc)
+    MODELS._module_dict.pop(registered, None)  # re-runs in one session
+    exec(compile(module_code, doc, 'exec'), {})
     config_code = config_code.replace(
-        "'mmamlris/configs/amlris/amlris_lite_minilm_synref-160x160.py'", repr(base))
-    config_code = config_code.replace(", 'my_package.sentence_dot_head'", '')
+        repr(f'mmamlris/configs/amlris/{base}'),
+        repr(osp.join(ROOT, 'configs', 'amlris', base))).replace(f", '{user_module}'", '')
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text(config_code)
-    cfg = Config.fromfile(str(cfg_file))
+    return Config.fromfile(str(cfg_file))
+
+
+def test_new_decoder_tutorial_trains_with_aml(tmp_path):
+    cfg = _tutorial_config(DOC, 'SentenceDotHead', 'amlris_lite_minilm_synref-160x160.py',
+                           'my_package.sentence_dot_head', tmp_path)
     assert cfg.model.decode_head.type == 'SentenceDotHead'
     assert cfg.model.aml.type == 'AlignmentAwareMasking'
 
@@ -50,16 +55,9 @@ def test_new_decoder_tutorial_trains_with_aml(tmp_path):
 
 def test_your_own_model_tutorial_trains_an_early_fusion_model_with_aml(tmp_path):
     from mmamlris.utils import offline_model_cfg
-    backbone_code, config_code = _python_blocks(OWN_MODEL_DOC)
-    MODELS._module_dict.pop('ToyFusedBackbone', None)  # re-runs in one session
-    exec(compile(backbone_code, OWN_MODEL_DOC, 'exec'), {})
-    base = osp.join(ROOT, 'configs', 'amlris', 'amlris_lite_mbv2_minilm_synref-160x160.py')
-    config_code = config_code.replace(
-        "'mmamlris/configs/amlris/amlris_lite_mbv2_minilm_synref-160x160.py'", repr(base))
-    config_code = config_code.replace(", 'my_package.toy_fused_backbone'", '')
-    cfg_file = tmp_path / 'cfg.py'
-    cfg_file.write_text(config_code)
-    cfg = Config.fromfile(str(cfg_file))
+    cfg = _tutorial_config(OWN_MODEL_DOC, 'ToyFusedBackbone',
+                           'amlris_lite_mbv2_minilm_synref-160x160.py',
+                           'my_package.toy_fused_backbone', tmp_path)
     torch.manual_seed(0)
     model = MODELS.build(offline_model_cfg(cfg.model)[0])
     assert model.backbone_takes_text
