@@ -88,21 +88,37 @@ def missing_pretrained_files(cfg: dict, prefix: str = '') -> List[Tuple[str, str
     return missing
 
 
+def _drop_missing_pretrained(cfg, prefix: str, notes: List[str]) -> None:
+    """Remove, in place, every ``init_cfg`` naming a local checkpoint this machine lacks."""
+    if isinstance(cfg, dict):
+        init_cfg = cfg.get('init_cfg')
+        if isinstance(init_cfg, dict) and missing_pretrained_files(init_cfg):
+            cfg.pop('init_cfg')
+            notes.append(f'{prefix}: {init_cfg.get("checkpoint")} absent -> random init')
+        children = cfg.items()
+    elif isinstance(cfg, (list, tuple)):
+        children = ((str(i), v) for i, v in enumerate(cfg))
+    else:
+        return
+    for key, value in children:
+        if key != 'text_encoder':
+            _drop_missing_pretrained(value, f'{prefix}.{key}' if prefix else key, notes)
+
+
 def offline_model_cfg(model_cfg) -> Tuple[dict, List[str]]:
     """Replace pretrained files this machine lacks by random init of the same architecture.
 
-    For the benchmark tools: speed, memory and FLOPs do not depend on the weights.
+    Every ``init_cfg`` of type ``Pretrained`` whose local file is missing is dropped, wherever
+    it sits (``backbone``, or a module nested in it such as LAVT's ``backbone.swin``), and a
+    text encoder whose directory is missing becomes a random BERT-base. For the benchmark
+    tools and the config tests: speed, memory and FLOPs do not depend on the weights.
 
     Returns:
         tuple: The model config (a copy) and notes saying what was replaced.
     """
     model_cfg = copy.deepcopy(model_cfg)
-    notes = []
-    init_cfg = model_cfg.backbone.get('init_cfg') or {}
-    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        model_cfg.backbone.pop('init_cfg')
-        notes.append(f'backbone: {checkpoint} absent -> random init')
+    notes: List[str] = []
+    _drop_missing_pretrained(model_cfg, '', notes)
     text = model_cfg.text_encoder
     name = text.get('pretrained')
     if name is not None and name not in PACKAGED_MODELS and not osp.isdir(name):
