@@ -16,8 +16,8 @@ from .refer_io import load_instances, load_refs
 _REQUIRED_REF_KEYS = ('ref_id', 'ann_id', 'image_id', 'split', 'sentences')
 _TEXT_FIELDS = ('sent', 'raw')
 _MISSING_DATA_HINT = (
-    "RefCOCO's original download links are dead: the README (section on data preparation) "
-    'explains where the files come from and the expected layout '
+    "RefCOCO's original download links are dead: docs/en/datasets.md explains where the "
+    'files come from and the expected layout '
     '(data/coco/train2014/, data/refcoco/{instances.json, refs(unc).p}, ...). SynRef, a '
     'synthetic dataset in the same layout, can be generated with '
     '`python tools/dataset_converters/synref.py`.')

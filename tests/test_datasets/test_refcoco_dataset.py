@@ -118,7 +118,7 @@ def test_missing_files(tiny_kwargs, tmp_path):
     with pytest.raises(FileNotFoundError, match='no_such_root') as err:
         RefCOCODataset(**dict(tiny_kwargs, data_root=str(tmp_path / 'no_such_root')))
     assert 'tools/dataset_converters/synref.py' in str(err.value)
-    assert 'README' in str(err.value)
+    assert 'docs/en/datasets.md' in str(err.value)
     with pytest.raises(FileNotFoundError, match='nothing.json'):
         RefCOCODataset(**dict(tiny_kwargs, ann_file='nothing.json'))
     with pytest.raises(FileNotFoundError, match=r'refs\(umd\).p'):

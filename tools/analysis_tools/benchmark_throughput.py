@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Throughput of a config: training iterations/s, evaluation expressions/s, data loading.
 
-Three measurements, for the README's figures:
+Three measurements, for the figures of docs/en/performance.md:
 
 * **training**: ``model.train_step`` (data preprocessing, loss, backward, optimizer step) on a
   synthetic batch of the training batch size and image size, as

@@ -6,7 +6,7 @@
 #
 # Pretrained weights come from local paths (no model hub is contacted):
 #   data/pretrained/swin_base_patch4_window7_224_22k.pth   (converted to mmseg keys with
-#       mmseg's tools/model_converters/swin2mmseg.py; see the README)
+#       mmseg's tools/model_converters/swin2mmseg.py; see docs/en/user_guide.md)
 #   data/pretrained/bert-base-uncased/                     (a save_pretrained() directory)
 # AML is off here (the baseline); configs/amlris/ turn it on with model.aml.
 norm_cfg = dict(type='LN', requires_grad=True)
