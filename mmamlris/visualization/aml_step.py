@@ -2,21 +2,11 @@
 """One drawing of an AML step: the panels of every sample of a masked batch."""
 from typing import List, Optional, Sequence, Tuple
 
-import torch.nn.functional as F
 from torch import Tensor
 
-from mmamlris.models.aml import AMLOutput, per_image_alignment
+from mmamlris.models.aml import AMLOutput, fit_to_size, per_image_alignment
 
 __all__ = ['draw_aml_step']
-
-
-def _fit(mask: Tensor, size: Tuple[int, int], fill: int) -> Tensor:
-    """Pad (bottom/right, as mmseg's ``stack_batch``) or crop ``[..., h, w]`` to ``size``."""
-    height, width = mask.shape[-2:]
-    pad_h, pad_w = size[0] - height, size[1] - width
-    if pad_h > 0 or pad_w > 0:
-        mask = F.pad(mask, (0, max(pad_w, 0), 0, max(pad_h, 0)), value=fill)
-    return mask[..., :size[0], :size[1]]
 
 
 def _shown_size(meta: dict, size: Tuple[int, int]) -> Tuple[int, int]:
@@ -68,7 +58,7 @@ def draw_aml_step(visualizer, data_preprocessor, inputs: Tensor, aml_out: AMLOut
         height, width = _shown_size(meta, size)
         gt = None
         if sample is not None and 'gt_sem_seg' in sample:
-            gt = _fit(sample.gt_sem_seg.data.detach().cpu(), size, 255)[0, :height, :width]
+            gt = fit_to_size(sample.gt_sem_seg.data.detach().cpu(), size)[0, :height, :width]
         drawn.append(visualizer.add_aml_panels(
             name,
             images[i, :height, :width],

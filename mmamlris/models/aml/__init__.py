@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .alignment_aware_masking import AlignmentAwareMasking, AMLOutput
-from .alignment_statistics import (alignment_statistics, block_targets, gt_masks,
-                                   per_image_alignment, ranking_auc)
+from .alignment_statistics import (alignment_statistics, block_targets, fit_to_size,
+                                   gt_masks, per_image_alignment, ranking_auc)
 from .filters import (AlignmentAwareFilter, BaseBlockFilter, BlockSelection, RandomBlockFilter,
                       ReleasedBlockFilter, official_block_mask)
 from .scorers import (BaseAlignmentScorer, DecoderScorer, LearnedScorer, OracleScorer,
@@ -9,8 +9,9 @@ from .scorers import (BaseAlignmentScorer, DecoderScorer, LearnedScorer, OracleS
                       official_relevance)
 
 __all__ = [
-    'AlignmentAwareMasking', 'AMLOutput', 'alignment_statistics', 'block_targets', 'gt_masks',
-    'per_image_alignment', 'ranking_auc', 'AlignmentAwareFilter', 'BaseBlockFilter',
+    'AlignmentAwareMasking', 'AMLOutput', 'alignment_statistics', 'block_targets',
+    'fit_to_size', 'gt_masks', 'per_image_alignment', 'ranking_auc', 'AlignmentAwareFilter',
+    'BaseBlockFilter',
     'BlockSelection', 'RandomBlockFilter', 'ReleasedBlockFilter', 'official_block_mask',
     'BaseAlignmentScorer', 'DecoderScorer', 'LearnedScorer', 'OracleScorer', 'PatchMaxScorer',
     'ReleasedRelevanceScorer', 'minmax_per_image', 'official_relevance'

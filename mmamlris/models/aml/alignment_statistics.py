@@ -8,8 +8,16 @@ from torch import Tensor
 
 from .block_ops import pool_blocks
 
-__all__ = ['gt_masks', 'block_targets', 'ranking_auc', 'alignment_statistics',
+__all__ = ['fit_to_size', 'gt_masks', 'block_targets', 'ranking_auc', 'alignment_statistics',
            'per_image_alignment']
+
+
+def fit_to_size(mask: Tensor, size: Tuple[int, int], fill: int = 255) -> Tensor:
+    """Pad (bottom/right, as mmseg's ``stack_batch``) with ``fill`` or crop ``[..., h, w]``
+    to ``size``."""
+    height, width = mask.shape[-2:]
+    mask = F.pad(mask, (0, max(size[1] - width, 0), 0, max(size[0] - height, 0)), value=fill)
+    return mask[..., :size[0], :size[1]]
 
 
 def gt_masks(data_samples: Optional[Sequence], image_size: Tuple[int, int],
@@ -27,14 +35,8 @@ def gt_masks(data_samples: Optional[Sequence], image_size: Tuple[int, int],
             raise ValueError(f'{required_by} reads the GT (gt_sem_seg) of every data sample: '
                              'it works on training batches only.')
         return None
-    height, width = image_size
-    masks = []
-    for sample in data_samples:
-        gt = sample.gt_sem_seg.data[0].to(device).long()
-        gt = F.pad(gt, (0, max(width - gt.shape[1], 0), 0, max(height - gt.shape[0], 0)),
-                   value=255)
-        masks.append(gt[:height, :width])
-    return torch.stack(masks)
+    return torch.stack([fit_to_size(s.gt_sem_seg.data[0].to(device).long(), image_size, 255)
+                        for s in data_samples])
 
 
 def block_targets(gt: Tensor, block: Tuple[int, int],
