@@ -28,16 +28,14 @@ Traps (each one loads without an error and gives wrong outputs if missed):
   of channels, mmseg's (``nn.Unfold``) channel-major over (0,0), (0,1), (1,0), (1,1): the
   ``reduction`` weight and the merging ``norm`` are permuted accordingly.
 """
-import argparse
-import os.path as osp
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-import torch
 from torch import Tensor
 
-from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
-from .swin import SWIN_RENAMES, swin_tensor_to_mmseg
+from mmamlris.utils.errors import InputValueError
+from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .swin import SWIN_RENAMES, count_indices, detect_swin_config, swin_tensor_to_mmseg
 
 __all__ = [
     'CARISConversion', 'convert_caris_state_dict', 'detect_caris_config',
@@ -101,30 +99,15 @@ class CARISConversion(NamedTuple):
 def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
     """The ``model`` state dict of an official CARIS / AMLRIS checkpoint.
 
-    Loaded with ``weights_only=True``; the ``argparse.Namespace`` that the official
-    ``train.py`` stores under ``args`` is the one extra type allowed. A plain state dict (no
-    ``model`` key) is accepted too.
+    Loaded with ``weights_only=True`` (:func:`read_official_checkpoint`). A plain state dict
+    (no ``model`` key) is accepted too.
 
     Raises:
         InputFileNotFoundError: If ``path`` does not exist.
-        InputValueError: If the file is not a readable checkpoint or holds no state dict.
+        InputValueError: If the file is not a readable checkpoint or holds no CARIS state
+            dict.
     """
-    if not osp.isfile(path):
-        raise InputFileNotFoundError(f'{path}: no such checkpoint file.')
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # a truncated file, or a pickle of other types
-        raise InputValueError(
-            f'{path}: not a readable checkpoint ({type(error).__name__}: '
-            f'{str(error).splitlines()[0] if str(error) else ""}). Expected the file the '
-            f'official CARIS/AMLRIS train.py saves (model, optimizer, epoch, args, ...).'
-        ) from None
-    state = ckpt.get('model', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not state or \
-            not all(isinstance(v, Tensor) for v in state.values()):
-        raise InputValueError(f'{path}: no state dict of tensors under "model" (top-level keys: '
-                              f'{sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt)}).')
+    state = tensor_dict(path, read_official_checkpoint(path, 'CARIS/AMLRIS'), 'model')
     if not any(k.startswith('pixel_decoder.') for k in state):
         raise InputValueError(f'{path}: no pixel_decoder.* keys; this is not a CARIS/AMLRIS '
                               f'checkpoint (first keys: {list(state)[:3]}).')
@@ -187,10 +170,6 @@ def convert_caris_state_dict(state_dict: Dict[str, Tensor]) -> CARISConversion:
     return CARISConversion(out, dropped, detect_caris_config(state_dict))
 
 
-def _count(keys, pattern: str) -> int:
-    return len({m.group(1) for m in (re.match(pattern, k) for k in keys) if m})
-
-
 def detect_caris_config(state_dict: Dict[str, Tensor]) -> Dict[str, object]:
     """Model settings that the official weights determine, as ``--cfg-options`` keys.
 
@@ -202,33 +181,23 @@ def detect_caris_config(state_dict: Dict[str, Tensor]) -> Dict[str, object]:
     keys = list(state_dict)
     swin = 'backbone.vis_encoder.'
     cfg: Dict[str, object] = {}
-    if f'{swin}patch_embed.proj.weight' in state_dict:
-        num_stages = _count(keys, rf'^{re.escape(swin)}layers\.(\d+)\.')
-        depths = [_count(keys, rf'^{re.escape(swin)}layers\.{i}\.blocks\.(\d+)\.')
-                  for i in range(num_stages)]
-        heads = [int(state_dict[f'{swin}layers.{i}.blocks.0.attn.relative_position_bias_table']
-                     .shape[1]) for i in range(num_stages)]
-        rows = state_dict[f'{swin}layers.0.blocks.0.attn.relative_position_bias_table'].shape[0]
-        embed = int(state_dict[f'{swin}patch_embed.proj.weight'].shape[0])
-        cfg.update({
-            'model.backbone.embed_dims': embed,
-            'model.backbone.depths': depths,
-            'model.backbone.num_heads': heads,
-            'model.backbone.window_size': (int(round(rows**0.5)) + 1) // 2,
-            'model.decode_head.in_channels': [embed * 2**i for i in range(num_stages)],
-        })
+    swin_cfg = detect_swin_config(state_dict, swin)
+    if swin_cfg:
+        cfg.update({f'model.backbone.{k}': v for k, v in swin_cfg.items()})
+        embed, num_stages = swin_cfg['embed_dims'], len(swin_cfg['depths'])
+        cfg['model.decode_head.in_channels'] = [embed * 2**i for i in range(num_stages)]
     bert = 'backbone.lang_encoder.'
     if f'{bert}embeddings.word_embeddings.weight' in state_dict:
         width = int(state_dict[f'{bert}embeddings.word_embeddings.weight'].shape[1])
         cfg['model.decode_head.text_channels'] = width
         cfg['text hidden size / layers'] = (
-            width, _count(keys, rf'^{re.escape(bert)}encoder\.layer\.(\d+)\.'))
+            width, count_indices(keys, rf'^{re.escape(bert)}encoder\.layer\.(\d+)\.'))
     dec = 'pixel_decoder.'
     cfg.update({
         'model.decode_head.channels': int(state_dict[f'{dec}level_encoding.weight'].shape[1]),
         'model.decode_head.num_deform_levels':
             int(state_dict[f'{dec}level_encoding.weight'].shape[0]),
-        'model.decode_head.num_layers': _count(keys, rf'^{dec}encoder\.(\d+)\.'),
+        'model.decode_head.num_layers': count_indices(keys, rf'^{dec}encoder\.(\d+)\.'),
         'model.decode_head.attn_inner_channels':
             int(state_dict[f'{dec}encoder.0.v2l_cross_attn.q_proj.weight'].shape[0]),
         'model.decode_head.ffn_channels':

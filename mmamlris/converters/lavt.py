@@ -1,15 +1,35 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Official LAVT weights -> mmamlris names: the fusion of one stage, and the language-aware
-Swin backbone (:class:`LAVTSwinTransformer`)."""
+"""Official LAVT checkpoints -> the state dict of mmamlris's ``AMLSegmentor``.
+
+The official ``train.py`` (yz93/LAVT-RIS) saves ``dict(model=..., bert_model=..., optimizer=...,
+epoch=..., args=argparse.Namespace, lr_scheduler=...)`` for the model ``lavt`` (BERT trained
+beside the model) and the same without ``bert_model`` for ``lavt_one`` (BERT inside the model
+as ``text_encoder.*``). The layouts:
+
+- ``model: backbone.*`` (``MultiModalSwinTransformer``) -> ``backbone.*``
+  (``LAVTSwinTransformer``: Swin under ``swin.*``, mmseg's names);
+- ``model: backbone.layers.<i>.fusion.*`` and ``.res_gate.*`` -> ``backbone.fusions.<i>.*``
+  (``PixelWordFusion``);
+- ``model: classifier.*`` (``SimpleDecoding``) -> ``decode_head.*`` (``LAVTHead``);
+- ``bert_model: *`` or ``model: text_encoder.*`` -> ``text_encoder.model.*``
+  (``HFTextEncoder``); BERT's pooler is dropped (LAVT never reads it).
+
+Traps: the PWAM's 1x1 ``Conv1d`` weights ``[out, in, 1]`` become ``Linear`` weights; Swin's
+patch merging is reordered as for CARIS (``converters/swin.py``); the decoder's steps are
+numbered by level there (``conv1_4`` reads levels 4 and 3) and by step here (``fuse.0``).
+"""
 import re
-from typing import Dict, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from torch import Tensor
 
-from .swin import rename_swin_key, swin_tensor_to_mmseg
+from mmamlris.utils.errors import InputValueError
+from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .swin import count_indices, detect_swin_config, rename_swin_key, swin_tensor_to_mmseg
 
-__all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'convert_lavt_fusion',
-           'convert_lavt_backbone', 'convert_lavt_decoder']
+__all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'LAVTConversion',
+           'convert_lavt_fusion', 'convert_lavt_backbone', 'convert_lavt_decoder',
+           'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint']
 
 # official (inside ``backbone.layers.<i>.``) -> PixelWordFusion; the official 1x1 Conv1d
 # weights ``[out, in, 1]`` become Linear weights ``[out, in]``.
@@ -107,3 +127,123 @@ def convert_lavt_decoder(state_dict: Dict[str, Tensor],
         KeyError: If a tensor the decoder needs is missing under ``prefix``.
     """
     return _renamed(state_dict, prefix, LAVT_DECODER_RENAMES)
+
+
+class LAVTConversion(NamedTuple):
+    """The converted state dict and what did not carry over.
+
+    Attributes:
+        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` built from
+            ``configs/lavt/``.
+        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
+        config (dict[str, object]): Model settings read off the weights
+            (:func:`detect_lavt_config`).
+    """
+    state_dict: Dict[str, Tensor]
+    dropped: List[Tuple[str, str]]
+    config: Dict[str, object]
+
+
+def load_lavt_checkpoint(path: str) -> Tuple[Dict[str, Tensor], Optional[Dict[str, Tensor]]]:
+    """The ``model`` and ``bert_model`` state dicts of an official LAVT checkpoint.
+
+    Returns:
+        tuple: ``model`` and ``bert_model`` (None for a ``lavt_one`` checkpoint, whose BERT is
+        inside ``model`` as ``text_encoder.*``).
+
+    Raises:
+        InputFileNotFoundError: If ``path`` does not exist.
+        InputValueError: If the file is not a readable LAVT checkpoint.
+    """
+    ckpt = read_official_checkpoint(path, 'LAVT')
+    model = tensor_dict(path, ckpt, 'model')
+    if not any(re.match(r'backbone\.layers\.\d+\.fusion\.', k) for k in model):
+        raise InputValueError(f'{path}: no backbone.layers.<i>.fusion.* keys under "model"; '
+                              f'this is not a LAVT checkpoint (first keys: {list(model)[:3]}).')
+    bert = tensor_dict(path, ckpt, 'bert_model') if 'bert_model' in ckpt else None
+    if bert is None and not any(k.startswith('text_encoder.') for k in model):
+        raise InputValueError(f'{path}: neither "bert_model" nor text_encoder.* keys; the '
+                              f'checkpoint has no text encoder.')
+    return model, bert
+
+
+def _text_encoder_keys(bert: Dict[str, Tensor], dropped: List[Tuple[str, str]],
+                       official_prefix: str) -> Dict[str, Tensor]:
+    """BERT's tensors under ``text_encoder.model.``; its pooler and position ids dropped."""
+    out = {}
+    for key, tensor in bert.items():
+        if key.startswith('pooler.'):
+            dropped.append((official_prefix + key, 'BERT pooler, unused by LAVT'))
+        elif key == 'embeddings.position_ids':
+            dropped.append((official_prefix + key, 'a constant buffer (0, 1, 2, ...)'))
+        else:
+            out[f'text_encoder.model.{key}'] = tensor.clone()
+    return out
+
+
+def convert_lavt_state_dict(model: Dict[str, Tensor],
+                            bert: Optional[Dict[str, Tensor]] = None) -> LAVTConversion:
+    """Map official LAVT weights onto ``AMLSegmentor``'s keys.
+
+    Args:
+        model (dict[str, Tensor]): The checkpoint's ``model``.
+        bert (dict[str, Tensor], optional): Its ``bert_model`` (model ``lavt``); None when
+            BERT is inside ``model`` (``lavt_one``).
+
+    Returns:
+        LAVTConversion: The converted tensors, what was dropped and why, the settings read
+        off the weights.
+
+    Raises:
+        InputValueError: If a key belongs to no known part of the official model.
+    """
+    unknown = [k for k in model
+               if not k.startswith(('backbone.', 'classifier.', 'text_encoder.'))]
+    if unknown:
+        raise InputValueError(f'{len(unknown)} keys belong to no part of the official LAVT '
+                              f'model (e.g. {unknown[:3]}); is this a LAVT checkpoint?')
+    dropped: List[Tuple[str, str]] = []
+    out = {f'backbone.{k}': v.clone()
+           for k, v in convert_lavt_backbone(model, prefix='backbone.').items()}
+    out.update({f'decode_head.{k}': v.clone() for k, v in convert_lavt_decoder(model).items()})
+    extra = sorted(k for k in model if k.startswith('classifier.')
+                   and not any(k.startswith('classifier.' + old)
+                               for old, _ in LAVT_DECODER_RENAMES))
+    if extra:
+        raise InputValueError(f'{len(extra)} decoder keys are not part of LAVT\'s '
+                              f'SimpleDecoding (e.g. {extra[:3]}).')
+    inner = {k[len('text_encoder.'):]: v for k, v in model.items()
+             if k.startswith('text_encoder.')}
+    if inner and bert is not None:
+        raise InputValueError('LAVT checkpoint with BERT both in "model" (text_encoder.*) and '
+                              'in "bert_model": which one the model used is ambiguous.')
+    out.update(_text_encoder_keys(bert if bert is not None else inner, dropped,
+                                  '' if bert is not None else 'text_encoder.'))
+    return LAVTConversion(out, dropped, detect_lavt_config(model, bert))
+
+
+def detect_lavt_config(model: Dict[str, Tensor],
+                       bert: Optional[Dict[str, Tensor]] = None) -> Dict[str, object]:
+    """Model settings that the official weights determine, as ``--cfg-options`` keys.
+
+    Swin's ``embed_dims``, ``depths``, ``num_heads`` and ``window_size``; the decoder's
+    width; the text width and depth (reported, not an option: ``text_encoder.pretrained``
+    must point to a BERT of that size). The heads of the pixel-word attention are not stored
+    in the weights (official ``--mha``; default one per stage).
+    """
+    cfg: Dict[str, object] = {}
+    swin = detect_swin_config(model, 'backbone.')
+    if swin:
+        cfg.update({f'model.backbone.swin.{k}': v for k, v in swin.items()})
+        embed, num_stages = swin['embed_dims'], len(swin['depths'])
+        cfg['model.decode_head.in_channels'] = [embed * 2**i for i in range(num_stages)]
+    if 'classifier.conv1_4.weight' in model:
+        cfg['model.decode_head.channels'] = int(model['classifier.conv1_4.weight'].shape[0])
+    text = bert if bert is not None else {k[len('text_encoder.'):]: v for k, v in model.items()
+                                          if k.startswith('text_encoder.')}
+    if 'embeddings.word_embeddings.weight' in text:
+        width = int(text['embeddings.word_embeddings.weight'].shape[1])
+        cfg['model.backbone.text_channels'] = width
+        cfg['text hidden size / layers'] = (
+            width, count_indices(list(text), r'^encoder\.layer\.(\d+)\.'))
+    return cfg

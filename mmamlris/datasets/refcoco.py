@@ -55,8 +55,8 @@ class RefCOCODataset(BaseDataset):
         split (str): Name of the split, matched exactly against ``ref['split']`` (``'train'``,
             ``'val'``, ``'testA'``, ``'testB'``, ``'test'`` ...). Defaults to ``'train'``.
         text_field (str): Sentence field used as the expression: ``'sent'`` (the cleaned,
-            lower-case text CARIS/LAVT use) or ``'raw'`` (as typed by the annotator).
-            Defaults to ``'sent'``.
+            lower-case text CARIS uses) or ``'raw'`` (as typed by the annotator; LAVT
+            reads this one). Defaults to ``'sent'``.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``,
             ``test_mode``, ``serialize_data``, ``lazy_init``, ``indices``, ...).
 

@@ -42,6 +42,8 @@ train_dataloader = dict(
     persistent_workers=False,
     worker_init_fn=dict(type='worker_init_from_torch_seed'),
     sampler=dict(type='DefaultSampler', shuffle=True),  # epoch-based CARIS recipe
+    # CARIS and LAVT drop the last incomplete batch of an epoch.
+    drop_last=True,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
