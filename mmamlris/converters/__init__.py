@@ -3,7 +3,8 @@ from .caris import (CARISConversion, convert_caris_state_dict, detect_caris_conf
                     load_official_checkpoint)
 from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
                    convert_lavt_backbone, convert_lavt_decoder, convert_lavt_fusion,
-                   convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint)
+                   convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint,
+                   rename_lavt_key)
 from .mobilenetv2_deepsort import (DEEPSORT_WEIGHTS, convert_deepsort_mobilenetv2,
                                    deepsort_weights_path, load_deepsort_mobilenetv2)
 
@@ -11,7 +12,7 @@ __all__ = [
     'CARISConversion', 'convert_caris_state_dict', 'detect_caris_config',
     'load_official_checkpoint', 'LAVT_FUSION_RENAMES', 'convert_lavt_backbone',
     'convert_lavt_fusion', 'LAVT_DECODER_RENAMES', 'convert_lavt_decoder', 'LAVTConversion',
-    'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint',
+    'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint', 'rename_lavt_key',
     'DEEPSORT_WEIGHTS', 'convert_deepsort_mobilenetv2', 'deepsort_weights_path',
     'load_deepsort_mobilenetv2'
 ]

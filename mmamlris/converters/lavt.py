@@ -29,7 +29,8 @@ from .swin import count_indices, detect_swin_config, rename_swin_key, swin_tenso
 
 __all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'LAVTConversion',
            'convert_lavt_fusion', 'convert_lavt_backbone', 'convert_lavt_decoder',
-           'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint']
+           'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint',
+           'rename_lavt_key']
 
 # official (inside ``backbone.layers.<i>.``) -> PixelWordFusion; the official 1x1 Conv1d
 # weights ``[out, in, 1]`` become Linear weights ``[out, in]``.
@@ -142,6 +143,34 @@ class LAVTConversion(NamedTuple):
     state_dict: Dict[str, Tensor]
     dropped: List[Tuple[str, str]]
     config: Dict[str, object]
+
+
+def rename_lavt_key(key: str) -> str:
+    """Our name of one official LAVT key (``model`` keys; BERT's as ``text_encoder.*``).
+
+    The name only: :func:`convert_lavt_state_dict` also reshapes and reorders tensors.
+
+    Raises:
+        KeyError: If the key belongs to no known part of the model.
+    """
+    def renamed(rest: str, renames: Tuple[Tuple[str, str], ...], prefix: str) -> str:
+        for old, new in renames:
+            if rest.startswith(old):
+                return prefix + new + rest[len(old):]
+        raise KeyError(f'{key!r} belongs to no part of the official LAVT model.')
+
+    fusion = re.match(r'backbone\.layers\.(\d+)\.(?=fusion\.|res_gate\.)', key)
+    if fusion:
+        return renamed(key[fusion.end():], LAVT_FUSION_RENAMES,
+                       f'backbone.fusions.{fusion.group(1)}.')
+    if key.startswith('classifier.'):
+        return renamed(key[len('classifier.'):], LAVT_DECODER_RENAMES, 'decode_head.')
+    if key.startswith('backbone.'):
+        rest = key[len('backbone.'):]
+        return 'backbone.swin.' + (rename_swin_key(rest) or rest)
+    if key.startswith('text_encoder.'):
+        return 'text_encoder.model.' + key[len('text_encoder.'):]
+    raise KeyError(f'{key!r} belongs to no part of the official LAVT model.')
 
 
 def load_lavt_checkpoint(path: str) -> Tuple[Dict[str, Tensor], Optional[Dict[str, Tensor]]]:
