@@ -29,8 +29,8 @@ from .swin import count_indices, detect_swin_config, rename_swin_key, swin_tenso
 
 __all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'LAVTConversion',
            'convert_lavt_fusion', 'convert_lavt_backbone', 'convert_lavt_decoder',
-           'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint',
-           'rename_lavt_key']
+           'convert_lavt_state_dict', 'detect_lavt_config', 'last_gate_keys',
+           'load_lavt_checkpoint', 'rename_lavt_key']
 
 # official (inside ``backbone.layers.<i>.``) -> PixelWordFusion; the official 1x1 Conv1d
 # weights ``[out, in, 1]`` become Linear weights ``[out, in]``.
@@ -101,7 +101,10 @@ def convert_lavt_backbone(state_dict: Dict[str, Tensor], prefix: str = '') -> Di
                      for m in [re.match(r'layers\.(\d+)\.fusion\.', k[len(prefix):])] if m})
     out = {}
     for i in stages:
-        fusion = convert_lavt_fusion(state_dict, f'{prefix}layers.{i}.')
+        # the last stage has no gate here (its gated sum is never read): see last_gate_keys
+        renames = LAVT_FUSION_RENAMES if i < stages[-1] else tuple(
+            (old, new) for old, new in LAVT_FUSION_RENAMES if not old.startswith('res_gate.'))
+        fusion = convert_lavt_fusion(state_dict, f'{prefix}layers.{i}.', renames)
         out.update({f'fusions.{i}.{k}': v for k, v in fusion.items()})
     for key in keys:
         rest = key[len(prefix):]
@@ -110,6 +113,20 @@ def convert_lavt_backbone(state_dict: Dict[str, Tensor], prefix: str = '') -> Di
         new = rename_swin_key(rest) or rest  # norm<i>, patch_embed.norm: same names
         out[f'swin.{new}'] = swin_tensor_to_mmseg(new, state_dict[key])
     return out
+
+
+def last_gate_keys(state_dict: Dict[str, Tensor], prefix: str = 'backbone.') -> List[str]:
+    """The official keys of the last stage's language gate, which the conversion drops.
+
+    LAVT computes a gated sum after its last stage that nothing reads (its ``train.py`` needs
+    ``find_unused_parameters=True`` for it); :class:`LAVTSwinTransformer` has no gate there.
+    """
+    pattern = re.escape(prefix) + r'layers\.(\d+)\.fusion\.'
+    stages = [int(m.group(1)) for m in (re.match(pattern, k) for k in state_dict) if m]
+    if not stages:
+        return []
+    last = f'{prefix}layers.{max(stages)}.res_gate.'
+    return [k for k in state_dict if k.startswith(last)]
 
 
 # official SimpleDecoding (``classifier.``) -> LAVTHead: level 4+3, then +2, then +1
@@ -231,7 +248,9 @@ def convert_lavt_state_dict(model: Dict[str, Tensor],
     if unknown:
         raise InputValueError(f'{len(unknown)} keys belong to no part of the official LAVT '
                               f'model (e.g. {unknown[:3]}); is this a LAVT checkpoint?')
-    dropped: List[Tuple[str, str]] = []
+    dropped: List[Tuple[str, str]] = [
+        (k, 'the last stage\'s language gate: its output is never read')
+        for k in last_gate_keys(model)]
     out = {f'backbone.{k}': v.clone()
            for k, v in convert_lavt_backbone(model, prefix='backbone.').items()}
     out.update({f'decode_head.{k}': v.clone() for k, v in convert_lavt_decoder(model).items()})

@@ -33,7 +33,8 @@ def official():
 
 def test_key_names_agree_with_the_converter(official):
     conversion = convert_lavt_state_dict(official['state'], official['bert_state'])
-    names = {rename_lavt_key(k) for k in official['state']}
+    dropped = {k for k, _ in conversion.dropped}
+    names = {rename_lavt_key(k) for k in official['state'] if k not in dropped}
     names |= {rename_lavt_key('text_encoder.' + k) for k in official['bert_state']}
     assert names == set(conversion.state_dict)
     with pytest.raises(KeyError, match='no part'):
@@ -97,7 +98,11 @@ def test_parameter_groups_match_the_official_ones():
         scope, key = official.split('.', 1)
         return rename_lavt_key(key if scope == 'model' else 'text_encoder.' + key)
 
-    expected = {our_name(k): v for k, v in golden['param_groups'].items()}
+    # the official last-stage gate has no counterpart (see convert_lavt_state_dict)
+    gate = 'model.backbone.layers.3.res_gate.'
+    expected = {our_name(k): v for k, v in golden['param_groups'].items()
+                if not k.startswith(gate)}
+    assert len(expected) == len(golden['param_groups']) - 2
     expected.update({our_name(k): (0.0, 0.01) for k in golden['not_optimised']})
     assert set(ours) == set(expected)
     wrong = {k: (ours[k], expected[k]) for k in ours

@@ -56,9 +56,11 @@ class LAVTMobileNetV2(BaseTextFusedBackbone):
             raise ValueError(f'LAVTMobileNetV2: fusion_heads needs one entry per output layer '
                              f'{self.out_indices}, got {list(fusion_heads)}.')
         widths = [self._layer_width(j) for j in self.out_indices]
+        # the last level's gated sum would feed no later layer that is read: no gate there
         self.fusions = nn.ModuleList(
-            PixelWordFusion(width, text_channels, heads, fusion_dropout)
-            for width, heads in zip(widths, fusion_heads))
+            PixelWordFusion(width, text_channels, heads, fusion_dropout,
+                            with_gate=i < len(widths) - 1)
+            for i, (width, heads) in enumerate(zip(widths, fusion_heads)))
 
     def _layer_width(self, index: int) -> int:
         """Output channels of MobileNetV2 layer ``index`` (0-based in ``mobilenet.layers``)."""

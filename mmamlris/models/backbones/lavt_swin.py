@@ -30,7 +30,9 @@ class LAVTSwinTransformer(BaseTextFusedBackbone):
          x = stage.downsample(x)                           # all stages but the last
 
     As in the official code, the level handed on is the normalised PWAM output, not the
-    gated sum that continues through the backbone.
+    gated sum that continues through the backbone. The last stage has no gate (nothing
+    reads its gated sum; the official LAVT computes one anyway and its converter drops it),
+    so every parameter receives a gradient and DDP needs no ``find_unused_parameters``.
 
     Args:
         swin (dict): Config of mmseg's ``SwinTransformer`` (its ``out_indices`` must be all
@@ -57,8 +59,10 @@ class LAVTSwinTransformer(BaseTextFusedBackbone):
         if len(fusion_heads) != num_stages:
             raise ValueError(f'LAVTSwinTransformer: fusion_heads needs one entry per stage '
                              f'({num_stages}), got {list(fusion_heads)}.')
+        # the last stage's gated sum would feed no later stage: no gate there
         self.fusions = nn.ModuleList(
-            PixelWordFusion(self.swin.num_features[i], text_channels, heads, fusion_dropout)
+            PixelWordFusion(self.swin.num_features[i], text_channels, heads, fusion_dropout,
+                            with_gate=i < num_stages - 1)
             for i, heads in enumerate(fusion_heads))
 
     def forward(self, inputs: Tensor, text_feats: Tensor,

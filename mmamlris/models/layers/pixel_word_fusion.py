@@ -86,17 +86,20 @@ class PixelWordFusion(nn.Module):
         x'    = x + tanh(W_2 relu(W_1 fused)) * fused                     # gate
 
     It returns both: ``x'`` continues through the backbone, while the official code hands
-    ``fused`` (not ``x'``) to the decoder, after the stage's output norm.
+    ``fused`` (not ``x'``) to the decoder, after the stage's output norm. After the last
+    stage nothing reads ``x'``: that fusion is built with ``with_gate=False`` and returns
+    ``x`` unchanged (ReLA has no gate there; LAVT computes one whose output is never read).
 
     Args:
         channels (int): ``C`` of the stage.
         text_channels (int): ``C_t`` of the words (768 for BERT-base).
         num_heads (int): Heads of the pixel-word attention. Defaults to 1.
         dropout (float): Dropout after the two GELUs. Defaults to 0.
+        with_gate (bool): Build the language gate. Defaults to True.
     """
 
     def __init__(self, channels: int, text_channels: int, num_heads: int = 1,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, with_gate: bool = True) -> None:
         super().__init__()
         self.vis_project = nn.Sequential(nn.Linear(channels, channels), nn.GELU(),
                                          nn.Dropout(dropout))
@@ -104,8 +107,9 @@ class PixelWordFusion(nn.Module):
                                             num_heads=num_heads)
         self.project = nn.Sequential(nn.Linear(channels, channels), nn.GELU(),
                                      nn.Dropout(dropout))
-        self.gate = nn.Sequential(nn.Linear(channels, channels, bias=False), nn.ReLU(),
-                                  nn.Linear(channels, channels, bias=False), nn.Tanh())
+        self.gate = nn.Sequential(
+            nn.Linear(channels, channels, bias=False), nn.ReLU(),
+            nn.Linear(channels, channels, bias=False), nn.Tanh()) if with_gate else None
 
     def forward(self, x: Tensor, text_feats: Tensor,
                 text_mask: Tensor) -> Tuple[Tensor, Tensor]:
@@ -116,9 +120,11 @@ class PixelWordFusion(nn.Module):
             text_mask (Tensor): ``[B, N]``, True for real words.
 
         Returns:
-            tuple[Tensor, Tensor]: ``x'`` (gated sum, for the next stage) and ``fused`` (the
-            PWAM output, for the decoder), both ``[B, L, C]``.
+            tuple[Tensor, Tensor]: ``x'`` (gated sum, for the next stage; ``x`` itself without
+            a gate) and ``fused`` (the PWAM output, for the decoder), both ``[B, L, C]``.
         """
         fused = self.vis_project(x) * self.attention(x, text_feats, text_mask)
         fused = self.project(fused)
+        if self.gate is None:
+            return x, fused
         return x + self.gate(fused) * fused, fused
