@@ -5,6 +5,7 @@ from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
                    convert_lavt_backbone, convert_lavt_decoder, convert_lavt_fusion,
                    convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint,
                    rename_lavt_key)
+from .rela import RELA_DECODER_RENAMES, convert_rela_decoder
 from .mobilenetv2_deepsort import (DEEPSORT_WEIGHTS, convert_deepsort_mobilenetv2,
                                    deepsort_weights_path, load_deepsort_mobilenetv2)
 
@@ -14,5 +15,5 @@ __all__ = [
     'convert_lavt_fusion', 'LAVT_DECODER_RENAMES', 'convert_lavt_decoder', 'LAVTConversion',
     'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint', 'rename_lavt_key',
     'DEEPSORT_WEIGHTS', 'convert_deepsort_mobilenetv2', 'deepsort_weights_path',
-    'load_deepsort_mobilenetv2'
+    'load_deepsort_mobilenetv2', 'RELA_DECODER_RENAMES', 'convert_rela_decoder'
 ]

@@ -4,5 +4,7 @@ from .caris_head import CARISHead
 from .lavt_head import LAVTHead
 from .lite_ris_head import LiteRISHead
 from .no_target_head import NoTargetHead
+from .rela_head import ReLAHead
 
-__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LAVTHead', 'LiteRISHead', 'NoTargetHead']
+__all__ = ['BaseRISDecodeHead', 'CARISHead', 'LAVTHead', 'LiteRISHead', 'NoTargetHead',
+           'ReLAHead']

@@ -1,10 +1,11 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .conditional_prompt import ConditionalPrompt
 from .pixel_word_fusion import PixelWordAttention, PixelWordFusion
+from .region_language_decoder import RegionLanguageDecoder, ReLAOutputs
 from .vl_deform_layer import VLDeformLayer
 from .vl_multihead_attention import VLMultiheadAttention
 
 __all__ = [
-    'ConditionalPrompt', 'PixelWordAttention', 'PixelWordFusion', 'VLDeformLayer',
-    'VLMultiheadAttention'
+    'ConditionalPrompt', 'PixelWordAttention', 'PixelWordFusion', 'RegionLanguageDecoder',
+    'ReLAOutputs', 'VLDeformLayer', 'VLMultiheadAttention'
 ]
