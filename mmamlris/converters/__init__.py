@@ -5,7 +5,8 @@ from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
                    convert_lavt_backbone, convert_lavt_decoder, convert_lavt_fusion,
                    convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint,
                    rename_lavt_key)
-from .rela import RELA_DECODER_RENAMES, convert_rela_decoder
+from .rela import (RELA_DECODER_RENAMES, RELA_PIXEL_DECODER_RENAMES, convert_rela_decoder,
+                   convert_rela_pixel_decoder)
 from .mobilenetv2_deepsort import (DEEPSORT_WEIGHTS, convert_deepsort_mobilenetv2,
                                    deepsort_weights_path, load_deepsort_mobilenetv2)
 
@@ -15,5 +16,6 @@ __all__ = [
     'convert_lavt_fusion', 'LAVT_DECODER_RENAMES', 'convert_lavt_decoder', 'LAVTConversion',
     'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint', 'rename_lavt_key',
     'DEEPSORT_WEIGHTS', 'convert_deepsort_mobilenetv2', 'deepsort_weights_path',
-    'load_deepsort_mobilenetv2', 'RELA_DECODER_RENAMES', 'convert_rela_decoder'
+    'load_deepsort_mobilenetv2', 'RELA_DECODER_RENAMES', 'convert_rela_decoder',
+    'RELA_PIXEL_DECODER_RENAMES', 'convert_rela_pixel_decoder'
 ]

@@ -1,5 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""Official ReLA (GRES) weights -> mmamlris names: the region-language query decoder.
+"""Official ReLA (GRES) weights -> mmamlris names: the pixel decoder and the query decoder.
 
 ReLA's detectron2 checkpoints hold ``{'model': state_dict}``; its query decoder
 (``MultiScaleMaskedReferringDecoder``) sits under ``sem_seg_head.predictor.``. Its names and
@@ -15,13 +15,22 @@ ours (:class:`RegionLanguageDecoder`):
   ``mask_embed.<2k>`` (a ``Sequential`` with ReLUs between the linears);
 - ``query_feat``, ``query_embed``, ``level_embed``, ``input_proj``, ``decoder_norm``,
   ``minimap_embed``: the same names.
+
+The pixel decoder (``sem_seg_head.pixel_decoder.``, Mask2Former's ``MSDeformAttnPixelDecoder``)
+becomes mmdet's ``MSDeformAttnPixelDecoder``: ``input_proj.<i>.0`` / ``.1`` ->
+``input_convs.<i>.conv`` / ``.gn`` (both coarsest level first), ``transformer.level_embed`` ->
+``level_encoding.weight``, each encoder layer's ``norm1`` / ``linear1`` / ``linear2`` /
+``norm2`` -> ``norms.0`` / ``ffn.layers.0.0`` / ``ffn.layers.1`` / ``norms.1``,
+``adapter_1`` / ``layer_1`` -> ``lateral_convs.0`` / ``output_convs.0`` (conv, ``norm`` ->
+``gn``), ``mask_features`` -> ``mask_feature``.
 """
 import re
 from typing import Dict, Tuple
 
 from torch import Tensor
 
-__all__ = ['RELA_DECODER_RENAMES', 'convert_rela_decoder']
+__all__ = ['RELA_DECODER_RENAMES', 'RELA_PIXEL_DECODER_RENAMES', 'convert_rela_decoder',
+           'convert_rela_pixel_decoder']
 
 # Regular expressions on a key inside the decoder, first match wins.
 RELA_DECODER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -69,3 +78,43 @@ def convert_rela_decoder(state_dict: Dict[str, Tensor],
         KeyError: If a key under ``prefix`` belongs to no part of the decoder.
     """
     return {_rename(k[len(prefix):]): v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+# Regular expressions on a key inside the pixel decoder, first match wins.
+RELA_PIXEL_DECODER_RENAMES: Tuple[Tuple[str, str], ...] = (
+    (r'^input_proj\.(\d+)\.0\.', r'input_convs.\1.conv.'),
+    (r'^input_proj\.(\d+)\.1\.', r'input_convs.\1.gn.'),
+    (r'^transformer\.level_embed$', 'level_encoding.weight'),
+    (r'^transformer\.encoder\.layers\.(\d+)\.self_attn\.', r'encoder.layers.\1.self_attn.'),
+    (r'^transformer\.encoder\.layers\.(\d+)\.norm1\.', r'encoder.layers.\1.norms.0.'),
+    (r'^transformer\.encoder\.layers\.(\d+)\.norm2\.', r'encoder.layers.\1.norms.1.'),
+    (r'^transformer\.encoder\.layers\.(\d+)\.linear1\.', r'encoder.layers.\1.ffn.layers.0.0.'),
+    (r'^transformer\.encoder\.layers\.(\d+)\.linear2\.', r'encoder.layers.\1.ffn.layers.1.'),
+    (r'^adapter_(\d+)\.norm\.', lambda m: f'lateral_convs.{int(m.group(1)) - 1}.gn.'),
+    (r'^adapter_(\d+)\.', lambda m: f'lateral_convs.{int(m.group(1)) - 1}.conv.'),
+    (r'^layer_(\d+)\.norm\.', lambda m: f'output_convs.{int(m.group(1)) - 1}.gn.'),
+    (r'^layer_(\d+)\.', lambda m: f'output_convs.{int(m.group(1)) - 1}.conv.'),
+    (r'^mask_features\.', 'mask_feature.'),
+)
+
+
+def convert_rela_pixel_decoder(state_dict: Dict[str, Tensor],
+                               prefix: str = 'sem_seg_head.pixel_decoder.'
+                               ) -> Dict[str, Tensor]:
+    """The weights of mmdet's ``MSDeformAttnPixelDecoder`` from ReLA's pixel decoder.
+
+    Raises:
+        KeyError: If a key under ``prefix`` belongs to no part of the pixel decoder.
+    """
+    out = {}
+    for key, tensor in state_dict.items():
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        for pattern, repl in RELA_PIXEL_DECODER_RENAMES:
+            if re.match(pattern, rest):
+                out[re.sub(pattern, repl, rest, count=1)] = tensor
+                break
+        else:
+            raise KeyError(f'{key!r} belongs to no part of ReLA\'s pixel decoder.')
+    return out
