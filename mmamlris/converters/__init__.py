@@ -5,8 +5,9 @@ from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
                    convert_lavt_backbone, convert_lavt_decoder, convert_lavt_fusion,
                    convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint,
                    rename_lavt_key)
-from .rela import (RELA_DECODER_RENAMES, RELA_PIXEL_DECODER_RENAMES, convert_rela_decoder,
-                   convert_rela_pixel_decoder)
+from .rela import (RELA_DECODER_RENAMES, RELA_PIXEL_DECODER_RENAMES, ReLAConversion,
+                   convert_rela_decoder, convert_rela_pixel_decoder, convert_rela_state_dict,
+                   detect_rela_config, load_rela_checkpoint, rename_rela_key)
 from .mobilenetv2_deepsort import (DEEPSORT_WEIGHTS, convert_deepsort_mobilenetv2,
                                    deepsort_weights_path, load_deepsort_mobilenetv2)
 
@@ -17,5 +18,6 @@ __all__ = [
     'convert_lavt_state_dict', 'detect_lavt_config', 'load_lavt_checkpoint', 'rename_lavt_key',
     'DEEPSORT_WEIGHTS', 'convert_deepsort_mobilenetv2', 'deepsort_weights_path',
     'load_deepsort_mobilenetv2', 'RELA_DECODER_RENAMES', 'convert_rela_decoder',
-    'RELA_PIXEL_DECODER_RENAMES', 'convert_rela_pixel_decoder'
+    'RELA_PIXEL_DECODER_RENAMES', 'convert_rela_pixel_decoder', 'ReLAConversion',
+    'convert_rela_state_dict', 'detect_rela_config', 'load_rela_checkpoint', 'rename_rela_key'
 ]

@@ -29,6 +29,9 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     - ``no_decay_keys``: substrings of parameter names that get ``weight_decay=0``
       (e.g. position tables, embeddings, prompts); parameters of normalisation layers
       get ``weight_decay=0`` too when ``no_decay_norm=True``.
+    - ``decay_prefixes``: module prefixes whose parameters always decay, whatever the two
+      rules above say (ReLA decays every optimised parameter of its BERT, LayerNorms
+      included, while its other norms do not decay).
 
     Parameters with the same (lr, weight decay) share one parameter group, and the groups are
     logged once as a short table. Parameters of the AML module (``aml.*``: a trainable scorer
@@ -44,7 +47,7 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def _validate_cfg(self) -> None:
-        allowed = {'lr_mult', 'no_decay_keys', 'no_decay_norm'}
+        allowed = {'lr_mult', 'no_decay_keys', 'no_decay_norm', 'decay_prefixes'}
         unknown = set(self.paramwise_cfg) - allowed
         if unknown:
             raise KeyError(f'RISOptimWrapperConstructor: unknown paramwise_cfg keys '
@@ -57,6 +60,7 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         prefixes = sorted(lr_mult, key=len, reverse=True)
         no_decay_keys = tuple(self.paramwise_cfg.get('no_decay_keys', ()))
         no_decay_norm = self.paramwise_cfg.get('no_decay_norm', True)
+        decay_prefixes = tuple(p + '.' for p in self.paramwise_cfg.get('decay_prefixes', ()))
         norm_params = set()
         if no_decay_norm:
             for mod in module.modules():
@@ -69,7 +73,8 @@ class RISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 continue
             mult = next((lr_mult[p] for p in prefixes
                          if name == p or name.startswith(p + '.')), 1.0)
-            no_decay = id(param) in norm_params or any(k in name for k in no_decay_keys)
+            no_decay = (id(param) in norm_params or any(k in name for k in no_decay_keys)) \
+                and not name.startswith(decay_prefixes)
             groups.setdefault((name.startswith('aml.'), mult, no_decay), []).append(param)
 
         lines = []
