@@ -127,6 +127,10 @@ MAX_TOKENS = 20
 
 def synthetic_batch(batch_size: int, img_size: Tuple[int, int], seed: int) -> Dict[str, List]:
     """A raw batch for the benchmark tools: uint8 images, GT masks, :data:`MAX_TOKENS` token
-    slots with RefCOCO-like expression lengths (:data:`TOKEN_COUNTS`)."""
-    return demo_ris_inputs(batch_size=batch_size, image_shapes=(tuple(img_size), ),
-                           num_tokens=TOKEN_COUNTS, max_tokens=MAX_TOKENS, seed=seed)
+    slots with RefCOCO-like expression lengths (:data:`TOKEN_COUNTS`); every expression has a
+    target (``no_target=False``, which a gRefCOCO head reads)."""
+    batch = demo_ris_inputs(batch_size=batch_size, image_shapes=(tuple(img_size), ),
+                            num_tokens=TOKEN_COUNTS, max_tokens=MAX_TOKENS, seed=seed)
+    for sample in batch['data_samples']:
+        sample.set_metainfo(dict(no_target=False))
+    return batch

@@ -87,6 +87,10 @@ class ReLAHead(BaseRISDecodeHead):
         if self.text_channels is not None:
             decoder.setdefault('text_channels', self.text_channels)
         self.decoder = RegionLanguageDecoder(**decoder)
+        num_queries = self.decoder.query_feat.num_embeddings
+        if num_queries != minimap_size**2:
+            raise ValueError(f'ReLAHead: the minimap has one query per cell, so num_queries '
+                             f'({num_queries}) must be minimap_size**2 ({minimap_size**2}).')
         self.minimap_size = minimap_size
         self.register_buffer('class_weight', torch.tensor(class_weight, dtype=torch.float32),
                              persistent=False)
