@@ -16,15 +16,22 @@ DOC = osp.join(ROOT, 'docs', 'en', 'tutorials', 'new_decoder.md')
 OWN_MODEL_DOC = osp.join(ROOT, 'docs', 'en', 'tutorials', 'your_own_model.md')
 
 
-def _python_blocks(doc=DOC):
+def _python_blocks(doc=DOC, section=None):
+    """The ```python blocks of ``doc``, or of its ``## {section}`` only (a tutorial may show
+    abridged excerpts of real configs in other sections)."""
     with open(doc, encoding='utf-8') as f:
-        return re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
+        text = f.read()
+    if section is not None:
+        start = text.index(f'\n## {section}\n')
+        end = text.find('\n## ', start + 1)
+        text = text[start:end if end != -1 else len(text)]
+    return re.findall(r'```python\n(.*?)```', text, flags=re.S)
 
 
-def _tutorial_config(doc, registered, base, user_module, tmp_path):
+def _tutorial_config(doc, registered, base, user_module, tmp_path, section=None):
     """Run a tutorial's module code as written, then load its config with ``base`` (a file in
     configs/amlris/) in place of the installed path and without the user's module."""
-    module_code, config_code = _python_blocks(doc)
+    module_code, config_code = _python_blocks(doc, section)
     MODELS._module_dict.pop(registered, None)  # re-runs in one session
     exec(compile(module_code, doc, 'exec'), {})
     config_code = config_code.replace(
@@ -57,7 +64,8 @@ def test_your_own_model_tutorial_trains_an_early_fusion_model_with_aml(tmp_path)
     from mmamlris.utils import offline_model_cfg
     cfg = _tutorial_config(OWN_MODEL_DOC, 'ToyFusedBackbone',
                            'amlris_lite_mbv2_minilm_synref-160x160.py',
-                           'my_package.toy_fused_backbone', tmp_path)
+                           'my_package.toy_fused_backbone', tmp_path,
+                           section='A worked example')
     torch.manual_seed(0)
     model = MODELS.build(offline_model_cfg(cfg.model)[0])
     assert model.backbone_takes_text

@@ -8,7 +8,10 @@ and AML with the oracle, learned and decoder scorers. Every (variant, seed) is o
 variant's AML settings written into a config of its own, then ``tools/test.py --out`` on
 val / testA / testB. The scores come from the per-expression (I, U) records (exactly what
 RISMetric reports); the AML columns (target ROC-AUC, object / context pixels masked, masked
-fraction) are the means over the second half of the logged training iterations.
+fraction) are the means over the second half of the logged training iterations. On
+SynRef-GRES (a GRES config, whose GRESMetric records say whether each expression has a target)
+the scores are gIoU, cIoU and N-acc instead of mIoU and oIoU, and the paired differences are
+taken on gIoU and cIoU.
 
 The markdown report gives mean ± std over the seeds per split, then the paired difference to the
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
@@ -46,6 +49,10 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
+# The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
+# ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
+RIS_SCORES = ('mIoU', 'oIoU')
+GRES_SCORES = ('gIoU', 'cIoU', 'N-acc')
 STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
          'aml_context_masked')
 RELEASED_STEP = dict(stage1_loss_weight=0.5, stage2_loss_weight=0.5, stage2_text='clean')
@@ -148,15 +155,24 @@ def run(cmd: List[str], log_file: str) -> None:
 
 
 def scores(records: List[dict]) -> Dict[str, float]:
-    """mIoU and oIoU (percent) per split from RISMetric's per-expression records."""
-    from mmamlris.evaluation import ris_scores
+    """Per split, mIoU and oIoU (percent) from RISMetric's per-expression records, or gIoU,
+    cIoU and N-acc from GRESMetric's (records with a ``target`` field)."""
+    from mmamlris.evaluation import gres_scores, ris_scores
+    gres = any('target' in r for r in records)
+    reduce, names = (gres_scores, GRES_SCORES) if gres else (ris_scores, RIS_SCORES)
     out = {}
     for split in SPLITS:
         rows = [r for r in records if r['split'] == split]
         if rows:
-            split_scores = ris_scores(rows, ())
-            out.update({f'{split}_{k}': split_scores[k] for k in ('mIoU', 'oIoU')})
+            split_scores = reduce(rows, ())
+            out.update({f'{split}_{k}': split_scores[k] for k in names})
     return out
+
+
+def score_names(results: Dict[str, List[dict]]) -> tuple:
+    """``GRES_SCORES`` if any run was scored by GRESMetric, else ``RIS_SCORES``."""
+    gres = any(f'{s}_gIoU' in r for runs in results.values() for r in runs for s in SPLITS)
+    return GRES_SCORES if gres else RIS_SCORES
 
 
 def train_stats(work_dir: str) -> Dict[str, float]:
@@ -318,9 +334,11 @@ def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
 
 def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     """Markdown: scores per split, paired differences to ``reference``, the AML statistics."""
-    cols = [f'{s} {m}' for s in SPLITS for m in ('mIoU', 'oIoU')]
+    names = score_names(results)
+    first, second = names[:2]
+    cols = [f'{s} {m}' for s in SPLITS for m in names]
     versus = '' if reference == 'baseline' else f' vs {reference}'
-    extra = [f'Δ val mIoU{versus} (wins)', f'Δ val oIoU{versus} (wins)', 'target AUC',
+    extra = [f'Δ val {first}{versus} (wins)', f'Δ val {second}{versus} (wins)', 'target AUC',
              'object masked', 'context masked', 'masked']
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
@@ -328,12 +346,12 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     for variant, runs in results.items():
         n = len(runs)
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
-               for s in SPLITS for m in ('mIoU', 'oIoU')]
+               for s in SPLITS for m in names]
         if variant == reference:
             row += ['—', '—']
         else:
-            row += [paired(runs, reference_runs, 'val_mIoU'),
-                    paired(runs, reference_runs, 'val_oIoU')]
+            row += [paired(runs, reference_runs, f'val_{first}'),
+                    paired(runs, reference_runs, f'val_{second}')]
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
         row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
@@ -341,8 +359,10 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     return '\n'.join(lines)
 
 
-def seed_table(results: Dict[str, List[dict]], key: str = 'val_mIoU') -> str:
-    """Markdown: one column per seed, so that a reader sees the spread behind the mean."""
+def seed_table(results: Dict[str, List[dict]], key: Optional[str] = None) -> str:
+    """Markdown: one column per seed, so that a reader sees the spread behind the mean
+    (``key`` defaults to the first val score: ``val_mIoU`` or ``val_gIoU``)."""
+    key = key or f'val_{score_names(results)[0]}'
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
     lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
              '|---' * (len(seeds) + 1) + '|']
@@ -354,20 +374,22 @@ def seed_table(results: Dict[str, List[dict]], key: str = 'val_mIoU') -> str:
 
 
 def report(results: Dict[str, List[dict]], reference: str) -> str:
-    """The summary table, then val mIoU and oIoU per seed."""
-    return '\n\n'.join([table(results, reference), seed_table(results, 'val_mIoU'),
-                        seed_table(results, 'val_oIoU')])
+    """The summary table, then the two val scores (mIoU and oIoU, or gIoU and cIoU) per seed."""
+    first, second = score_names(results)[:2]
+    return '\n\n'.join([table(results, reference), seed_table(results, f'val_{first}'),
+                        seed_table(results, f'val_{second}')])
 
 
 def chart(results: Dict[str, List[dict]], path: str) -> None:
-    """Bar chart of val mIoU and oIoU (mean, std error bars, one dot per seed)."""
+    """Bar chart of the two val scores (mean, std error bars, one dot per seed)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     names = [v for v, runs in results.items() if runs]
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4))
     width = 0.38
-    for offset, metric in ((-width / 2, 'val_mIoU'), (width / 2, 'val_oIoU')):
+    first, second = score_names(results)[:2]
+    for offset, metric in ((-width / 2, f'val_{first}'), (width / 2, f'val_{second}')):
         values = [[r[metric] for r in results[n] if metric in r] for n in names]
         means = [statistics.mean(v) if v else 0 for v in values]
         stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
