@@ -5,6 +5,7 @@ Importing the package checks the OpenMMLab stack it runs on and registers every 
 mmseg's registries (configs load it with
 ``custom_imports=dict(imports=['mmamlris'], allow_failed_imports=False)``).
 """
+import warnings as _warnings
 from importlib.metadata import PackageNotFoundError, version as _dist_version
 
 from .utils.env import allow_full_checkpoint_loading
@@ -19,6 +20,10 @@ _REQUIRED = (
     ('mmdet', '3.3.0', '3.4.0'),
 )
 _FIX = 'run `bash tools/setup_env.sh` (it builds the pinned stack into .venv/)'
+# mmdet imports `imagecorruptions` (installed for the robustness benchmark) when it loads,
+# which imports pkg_resources and warns about it on every run; silence that one warning only.
+_warnings.filterwarnings('ignore', message='pkg_resources is deprecated',
+                         category=UserWarning, module='imagecorruptions')
 
 
 def _digits(v: str) -> tuple:

@@ -2,8 +2,13 @@
 from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record_iou,
                   ris_scores)
 from .metrics import GRESMetric, RISMetric
+from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_transform,
+                         expand_corruptions, robustness_summary, robustness_table,
+                         with_degradation)
 
 __all__ = [
     'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores',
-    'GRESMetric', 'RISMetric'
+    'GRESMetric', 'RISMetric', 'CORRUPTION_GROUPS', 'OCCLUSION_FRACTIONS',
+    'degradation_transform', 'expand_corruptions', 'robustness_summary', 'robustness_table',
+    'with_degradation'
 ]

@@ -5,17 +5,22 @@
 empty, truncated or corrupt files), ``LoadReferringMask`` decodes the GT mask,
 ``SampleExpression`` picks the expression of this visit, ``TokenizeExpression`` turns it into
 token ids and ``PackRISInputs`` packs everything into a ``SegDataSample``. Images are resized
-by mmcv's ``Resize``.
+by mmcv's ``Resize``. ``Corrupt`` (an ImageNet-C corruption) and ``OccludeReferent`` (a patch
+over part of the referred object) degrade the loaded image for robustness benchmarks.
 
 There is deliberately **no flip transform**: mirroring the pixels would make words such as
 "left" and "right" wrong, and the reference protocol (CARIS, AMLRIS) uses no augmentation.
 """
+from .corrupt import Corrupt
 from .formatting import PackRISInputs
 from .image_loading import LoadRISImageFromFile, diagnose_image_bytes
+from .image_corruptions import BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS
 from .loading import LoadReferringMask, decode_segmentation
+from .occlude_referent import OccludeReferent
 from .text import SampleExpression, TokenizeExpression
 
 __all__ = [
     'LoadRISImageFromFile', 'diagnose_image_bytes', 'LoadReferringMask', 'decode_segmentation',
-    'SampleExpression', 'TokenizeExpression', 'PackRISInputs'
+    'SampleExpression', 'TokenizeExpression', 'PackRISInputs', 'Corrupt', 'OccludeReferent',
+    'BENCHMARK_CORRUPTIONS', 'HELD_OUT_CORRUPTIONS'
 ]

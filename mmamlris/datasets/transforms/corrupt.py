@@ -1,0 +1,67 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""``Corrupt``: one ImageNet-C corruption of the loaded image (robustness benchmarks)."""
+import zlib
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmamlris.registry import TRANSFORMS
+from .image_corruptions import check_corruption, corrupt_image
+
+
+def sample_seed(results: dict, *keys) -> int:
+    """A per-image seed: the same image gets the same draw in every expression, process and
+    run, whatever the order (``img_path`` and ``keys`` hashed)."""
+    text = '|'.join(str(k) for k in (results.get('img_path'), *keys))
+    return zlib.crc32(text.encode('utf-8'))
+
+
+@TRANSFORMS.register_module()
+class Corrupt(BaseTransform):
+    """Corrupt the image with one corruption of ImageNet-C (PyPI package ``imagecorruptions``).
+
+    Place it right after ``LoadRISImageFromFile``, as mmdet's robustness benchmark does: the
+    corruption sees the image at its original size, before any resize, and the GT is not
+    touched. The randomness (noise, frost crop ...) is seeded per image
+    (:func:`sample_seed`), so a run is reproducible. See
+    :mod:`mmamlris.datasets.transforms.image_corruptions` for the names and how the package
+    runs on NumPy 2.
+
+    Required Keys:
+
+    - img (np.uint8): ``[H, W, 3]`` BGR (as loaded), at least 32x32
+    - img_path (str, optional): seeds the randomness
+
+    Modified Keys:
+
+    - img
+
+    Added Keys:
+
+    - corruption (str), corruption_severity (int)
+
+    Args:
+        corruption (str): e.g. ``'gaussian_noise'``, ``'fog'``.
+        severity (int): 1 (mildest) to 5.
+        seed (int): Mixed into every image's seed. Defaults to 0.
+    """
+
+    def __init__(self, corruption: str, severity: int, seed: int = 0) -> None:
+        check_corruption(corruption, severity)
+        self.corruption = corruption
+        self.severity = severity
+        self.seed = seed
+
+    def transform(self, results: dict) -> dict:
+        """Replace ``results['img']`` by its corrupted version."""
+        seed = sample_seed(results, self.corruption, self.severity, self.seed)
+        rgb = np.ascontiguousarray(results['img'][..., ::-1])
+        results['img'] = np.ascontiguousarray(
+            corrupt_image(rgb, self.corruption, self.severity, seed)[..., ::-1])
+        results['corruption'] = self.corruption
+        results['corruption_severity'] = self.severity
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(corruption={self.corruption!r}, '
+                f'severity={self.severity}, seed={self.seed})')

@@ -1,0 +1,73 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""The robustness benchmark's pieces: corruption groups, pipeline insertion, mPC / rPC."""
+import pytest
+
+from mmamlris.evaluation import (OCCLUSION_FRACTIONS, degradation_transform,
+                                 expand_corruptions, robustness_summary, robustness_table,
+                                 with_degradation)
+from mmamlris.utils import InputValueError, load_config
+from mmamlris.testing.tiny_configs import REPO_ROOT
+
+
+def test_groups_expand_in_order_without_repeats():
+    assert expand_corruptions(['noise', 'gaussian_noise', 'occlusion']) == [
+        'gaussian_noise', 'shot_noise', 'impulse_noise', 'occlusion']
+    everything = expand_corruptions(['all'])
+    assert len(everything) == 16 and everything[-1] == 'occlusion'
+    assert expand_corruptions(['benchmark']) == everything[:15]
+    with pytest.raises(InputValueError, match="Unknown corruption 'rain'.*groups: benchmark"):
+        expand_corruptions(['rain'])
+
+
+def test_occlusion_severities_are_fractions_of_the_object():
+    assert [degradation_transform('occlusion', s)['fraction'] for s in range(1, 6)] == \
+        list(OCCLUSION_FRACTIONS) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert degradation_transform('fog', 4, seed=3) == dict(
+        type='Corrupt', corruption='fog', severity=4, seed=3)
+    with pytest.raises(InputValueError, match='1..5'):
+        degradation_transform('occlusion', 6)
+
+
+def test_the_transform_goes_right_after_the_image_loader_of_every_split():
+    cfg = load_config(f'{REPO_ROOT}/configs/lite/lite_mbv2_minilm_synref-160x160.py')
+    transform = degradation_transform('fog', 2)
+    loader = with_degradation(cfg.test_dataloader, transform)
+    datasets = loader['dataset']['datasets']
+    assert len(datasets) == 3  # val, testA, testB
+    for dataset in datasets:
+        types = [step['type'] for step in dataset['pipeline']]
+        assert types[:3] == ['LoadRISImageFromFile', 'Corrupt', 'Resize']
+        assert types.count('Corrupt') == 1
+    # the config itself is not changed
+    assert 'Corrupt' not in [s['type'] for s in cfg.test_dataloader.dataset.datasets[0].pipeline]
+    # a wrapped dataset (RepeatDataset-style) is reached too
+    wrapped = with_degradation(dict(dataset=dict(type='RepeatDataset', times=2, dataset=dict(
+        pipeline=[dict(type='LoadRISImageFromFile')]))), transform)
+    assert [s['type'] for s in wrapped['dataset']['dataset']['pipeline']] == [
+        'LoadRISImageFromFile', 'Corrupt']
+
+
+def test_a_pipeline_without_the_loader_is_a_clear_error():
+    with pytest.raises(InputValueError, match='no LoadRISImageFromFile'):
+        with_degradation(dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile')])),
+                         degradation_transform('fog', 1))
+
+
+def test_mpc_averages_the_imagenet_c_corruptions_and_keeps_occlusion_apart():
+    clean = dict(mIoU=60.0)
+    corrupted = {
+        'fog': {1: dict(mIoU=50.0), 5: dict(mIoU=30.0)},
+        'gaussian_noise': {1: dict(mIoU=55.0), 5: dict(mIoU=25.0)},
+        'occlusion': {1: dict(mIoU=58.0), 5: dict(mIoU=40.0)},
+    }
+    summary = robustness_summary(clean, corrupted, 'mIoU')
+    assert summary['mPC'] == pytest.approx(40.0)  # (50 + 30 + 55 + 25) / 4
+    assert summary['rPC'] == pytest.approx(100 * 40 / 60)
+    assert summary['fog'] == 40.0 and summary['occlusion'] == 49.0
+    assert summary['occlusion_rel'] == pytest.approx(100 * 49 / 60)
+    table = robustness_table(clean, corrupted, 'mIoU')
+    assert '| fog | 50.00 | 30.00 | 40.00 |' in table
+    assert 'occlusion (10%, 20%, 30%, 40%, 50%) | 58.00 | 40.00 | 49.00 |' in table
+    assert 'mPC 40.00, rPC 66.7 %' in table
+    only_occlusion = robustness_summary(clean, {'occlusion': corrupted['occlusion']}, 'mIoU')
+    assert 'mPC' not in only_occlusion
