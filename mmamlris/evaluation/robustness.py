@@ -9,6 +9,8 @@ does, following mmdet's ``test_robustness.py``:
   ``'occlusion'``, whose severities 1..5 cover :data:`OCCLUSION_FRACTIONS` of the object;
 * :func:`with_degradation` -- a dataloader config whose pipelines apply it right after the
   image is loaded (at the original size, before any resize; the GT is untouched);
+* :func:`with_data_root` -- the same test set read from another root (e.g. SynRef generated
+  with ``--overlap``: scenes whose objects hide parts of each other);
 * :func:`robustness_summary` -- mPC (the score averaged over the ImageNet-C corruptions and
   severities), rPC (mPC relative to the clean score), and the same for the occlusion alone.
 """
@@ -88,6 +90,26 @@ def with_degradation(dataloader: Mapping, transform: dict) -> dict:
     visit(dataloader['dataset'])
     if not found:
         raise InputValueError('The dataloader config has no dataset with a pipeline.')
+    return dataloader
+
+
+def with_data_root(dataloader: Mapping, data_root: str) -> dict:
+    """A copy of ``dataloader`` whose every dataset reads ``data_root`` instead."""
+    dataloader = copy.deepcopy(dict(dataloader))
+    found = []
+
+    def visit(dataset: dict) -> None:
+        for child in dataset.get('datasets', []) or []:
+            visit(child)
+        if isinstance(dataset.get('dataset'), dict):
+            visit(dataset['dataset'])
+        if 'data_root' in dataset:
+            dataset['data_root'] = data_root
+            found.append(dataset)
+
+    visit(dataloader['dataset'])
+    if not found:
+        raise InputValueError('The dataloader config has no dataset with a data_root.')
     return dataloader
 
 

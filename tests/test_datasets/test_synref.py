@@ -362,9 +362,11 @@ def test_command_line(tmp_path):
     out = tmp_path / 'cli'
     result = subprocess.run(
         [sys.executable, SCRIPT, '--out', str(out), '--num-images', '5', '--img-size', '48',
-         '--seed', '2', '--stats'], capture_output=True, text=True, env=env)
+         '--seed', '2', '--stats', '--overlap', '0.5'], capture_output=True, text=True,
+        env=env)
     assert result.returncode == 0, result.stderr
     assert 'vocabulary size' in result.stdout and 'testB' in result.stdout
+    assert 'Overlap 0.5:' in result.stdout and 'partly hidden' in result.stdout
     assert (out / 'instances.json').is_file() and (out / 'refs(unc).p').is_file()
     again = subprocess.run([sys.executable, SCRIPT, '--out', str(out), '--num-images', '5'],
                            capture_output=True, text=True, env=env)
@@ -408,3 +410,83 @@ def test_output_is_what_the_generator_wrote_before_its_split(kwargs, files_sha, 
             files.update(name.encode())
             files.update((tmp_path / name).read_bytes())
     assert (files.hexdigest(), pixels.hexdigest()) == (files_sha, pixels_sha)
+
+
+@pytest.fixture(scope='module')
+def overlapping(tmp_path_factory):
+    """A 40-image SynRef with heavy overlap (and its gRefCOCO file)."""
+    path = str(tmp_path_factory.mktemp('synref_overlap'))
+    stats = synref.generate_synref(path, 40, 96, 5, overlap=0.7, gres=True)
+    return path, stats
+
+
+def test_visible_masks_follow_the_drawing_order():
+    from mmamlris.datasets.synref.overlap import drawing_order, visible_masks
+    a = np.zeros((4, 6), bool)
+    a[:, :4] = True
+    b = np.zeros((4, 6), bool)
+    b[:, 2:] = True
+    under_b, top_b = visible_masks([a, b], [0, 1])
+    assert under_b.sum() == 8 and top_b.sum() == 16  # b drawn last covers a's columns 2-3
+    top_a, under_a = visible_masks([a, b], [1, 0])
+    assert top_a.sum() == 16 and under_a.sum() == 8
+    small = np.zeros((4, 6), bool)
+    small[1, 1] = True  # inside a: only an order that draws it after a keeps it visible
+    order, visible = drawing_order(np.random.default_rng(0), [a, small])
+    assert order == [0, 1] and visible[1].sum() == 1
+
+
+def test_overlap_annotations_are_the_visible_regions(overlapping):
+    """Visible regions of one image are disjoint and non-empty; every referred object shows
+    its own colour over its whole annotated region (so no hidden part is in its GT), and
+    some referred objects are partly hidden."""
+    path, stats = overlapping
+    coco, refs = _read(path)
+    images = {img['id']: img for img in coco['images']}
+    anns = {a['id']: a for a in coco['annotations']}
+    by_image = defaultdict(list)
+    for ann in coco['annotations']:
+        assert isinstance(ann['segmentation'], dict)  # RLE
+        mask = mask_utils.decode(ann['segmentation']).astype(bool)
+        assert mask.sum() == ann['area'] > 0
+        by_image[ann['image_id']].append(mask)
+    for masks in by_image.values():
+        assert (np.sum(masks, axis=0) <= 1).all()
+    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
+    for ref in refs:
+        ann = anns[ref['ann_id']]
+        img = images[ann['image_id']]
+        mask = mask_utils.decode(ann['segmentation']).astype(bool)
+        inner = mask.copy()
+        inner[1:] &= mask[:-1]
+        inner[:-1] &= mask[1:]
+        inner[:, 1:] &= mask[:, :-1]
+        inner[:, :-1] &= mask[:, 1:]
+        pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
+                            dtype=np.float32)[inner]
+        nearest = np.linalg.norm(pixels[:, None] - palette[None], axis=-1).argmin(1)
+        assert np.mean([names[k] == ann['attributes']['colour'] for k in nearest]) >= 0.9
+    assert 0.1 < stats['overlap']['referred_partly_hidden'] < 1.0
+    assert 0.5 <= stats['overlap']['referred_visible_share'] < 1.0
+
+
+def test_overlap_sets_load_and_decode(overlapping):
+    from mmamlris.datasets import GRefCOCODataset, RefCOCODataset
+    from mmamlris.datasets.transforms import LoadReferringMask
+    path, _ = overlapping
+    common = dict(data_root=path, ann_file='instances.json',
+                  data_prefix=dict(img_path='images/'), split='val', test_mode=True,
+                  pipeline=[])
+    ref = RefCOCODataset(split_file='refs(unc).p', **common)[0]
+    assert LoadReferringMask()(dict(ref))['gt_seg_map'].sum() > 0
+    gres = GRefCOCODataset(split_file='grefs(unc).json', **common)
+    multi = next(gres[i] for i in range(len(gres)) if len(gres[i]['segmentations']) > 1)
+    assert LoadReferringMask()(dict(multi))['gt_seg_map'].sum() > 0
+
+
+def test_overlap_is_deterministic_and_checked(tmp_path):
+    synref.generate_synref(str(tmp_path / 'a'), 6, 64, 1, overlap=0.6)
+    synref.generate_synref(str(tmp_path / 'b'), 6, 64, 1, overlap=0.6)
+    assert _files(str(tmp_path / 'a')) == _files(str(tmp_path / 'b'))
+    with pytest.raises(ValueError, match=r'overlap must be in \[0, 1\)'):
+        synref.generate_synref(str(tmp_path / 'c'), 2, 64, 1, overlap=1.0)

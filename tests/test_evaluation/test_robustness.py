@@ -4,7 +4,7 @@ import pytest
 
 from mmamlris.evaluation import (OCCLUSION_FRACTIONS, degradation_transform,
                                  expand_corruptions, robustness_summary, robustness_table,
-                                 with_degradation)
+                                 with_data_root, with_degradation)
 from mmamlris.utils import InputValueError, load_config
 from mmamlris.testing.tiny_configs import REPO_ROOT
 
@@ -71,3 +71,12 @@ def test_mpc_averages_the_imagenet_c_corruptions_and_keeps_occlusion_apart():
     assert 'mPC 40.00, rPC 66.7 %' in table
     only_occlusion = robustness_summary(clean, {'occlusion': corrupted['occlusion']}, 'mIoU')
     assert 'mPC' not in only_occlusion
+
+
+def test_another_data_root_reaches_every_split():
+    cfg = load_config(f'{REPO_ROOT}/configs/lite/lite_mbv2_minilm_synref-160x160.py')
+    loader = with_data_root(cfg.test_dataloader, 'data/synref_overlap')
+    assert [d['data_root'] for d in loader['dataset']['datasets']] == ['data/synref_overlap'] * 3
+    assert cfg.test_dataloader.dataset.datasets[0].data_root == 'data/synref'
+    with pytest.raises(InputValueError, match='no dataset with a data_root'):
+        with_data_root(dict(dataset=dict(type='X')), 'x')

@@ -15,6 +15,9 @@ def tiny_run(tmp_path_factory):
     from mmamlris.utils import load_config, offline_model_cfg
     tmp = tmp_path_factory.mktemp('robustness')
     data_root = make_tiny_synref(str(tmp / 'synref'), num_images=8)
+    from mmamlris.datasets.synref import generate_synref
+    generate_synref(str(tmp / 'synref_overlap'), num_images=8, img_size=64, seed=0,
+                    overlap=0.6)
     config = write_tiny_config('lite/lite_minilm_synref-160x160.py', str(tmp / 'cfg.py'),
                                data_root)
     torch.manual_seed(0)
@@ -29,17 +32,21 @@ def test_clean_and_corrupted_scores_are_written_and_resumed(tiny_run):
     out = tmp / 'robustness.json'
     args = ['tools/analysis_tools/test_robustness.py', config, checkpoint, '--out', str(out),
             '--corruptions', 'fog', 'occlusion', '--severities', '1', '5',
-            '--work-dir', str(tmp / 'work'), '--cfg-options', 'test_dataloader.batch_size=4']
+            '--overlap-data-root', str(tmp / 'synref_overlap'), '--work-dir', str(tmp / 'work'),
+            '--cfg-options', 'test_dataloader.batch_size=4']
     log = run_repo_tool(*args)
     results = json.loads(out.read_text())
     assert set(results['corrupted']) == {'fog', 'occlusion'}
     assert set(results['corrupted']['fog']) == {'1', '5'}
     assert 'mIoU' in results['clean'] and 'val_mIoU' in results['clean']
+    assert 'val_mIoU' in results['overlap']  # the same splits, from the overlap root
+    assert results['overlap'] != results['clean']
     # the degraded runs saw other images: their per-split scores are not all the clean ones
     assert any(results['corrupted']['fog'][s]['mIoU'] != results['clean']['mIoU']
                or results['corrupted']['fog'][s]['oIoU'] != results['clean']['oIoU']
                for s in ('1', '5'))
     assert '| fog |' in log and 'mPC' in log and 'occlusion:' in log
+    assert 'overlapping objects (' in log
     assert log.count('robustness: fog, severity') == 2
     # a second call reuses every evaluation
     again = run_repo_tool(*args)
@@ -61,4 +68,6 @@ def test_bad_arguments_are_clear_errors(tiny_run):
         test_robustness.main([*base, '--corruptions', 'rain'])
     with pytest.raises(SystemExit, match='--severities must be within 1..5'):
         test_robustness.main([*base, '--severities', '0'])
+    with pytest.raises(SystemExit, match='--overlap-data-root .*: no such directory'):
+        test_robustness.main([*base, '--overlap-data-root', str(tmp / 'missing')])
     assert not (tmp / 'bad.json').exists()

@@ -10,6 +10,9 @@ of the referred object, ``OccludeReferent``), each applied right after the image
 Prints, per corruption, the score at each severity and their mean, then mPC (mean over the
 ImageNet-C corruptions and severities) and rPC (mPC / clean). Works for any config whose test
 pipeline starts with ``LoadRISImageFromFile`` (RefCOCO family, gRefCOCO, SynRef).
+``--overlap-data-root DIR`` also evaluates the clean pipeline on the same splits read from
+DIR: SynRef generated with ``--overlap`` (objects that hide parts of each other, the other
+seed and settings as the clean set).
 
 ``--out`` holds every metric of every evaluation and is rewritten after each one; a second
 call with the same ``--out`` reuses what is there (an interrupted benchmark resumes), as
@@ -42,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'a GRES metric)')
     parser.add_argument('--seed', type=int, default=0,
                         help='mixed into the per-image seed of every corruption')
+    parser.add_argument('--overlap-data-root', metavar='DIR',
+                        help='also evaluate the test splits read from DIR (e.g. SynRef made '
+                        'with tools/dataset_converters/synref.py --overlap 0.5)')
     parser.add_argument('--work-dir', help='the dir to save logs')
     add_common_args(parser)
     return parser.parse_args(argv)
@@ -74,10 +80,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from mmamlris.datasets.transforms.image_corruptions import load_imagecorruptions
     from mmamlris.evaluation import (degradation_transform, expand_corruptions,
-                                     robustness_table, with_degradation)
+                                     robustness_table, with_data_root, with_degradation)
     corruptions = expand_corruptions(args.corruptions)
     if any(s not in (1, 2, 3, 4, 5) for s in args.severities):
         raise SystemExit(f'--severities must be within 1..5, got {args.severities}.')
+    if args.overlap_data_root and not osp.isdir(args.overlap_data_root):
+        raise SystemExit(f'--overlap-data-root {args.overlap_data_root}: no such directory.')
     if any(name != 'occlusion' for name in corruptions):
         try:
             load_imagecorruptions()
@@ -87,7 +95,8 @@ def main(argv=None) -> None:
     cfg.load_from = check_checkpoint_file(args.checkpoint)
     setting = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                    cfg_options=sorted(f'{k}={v}' for k, v in (args.cfg_options or {}).items()),
-                   seed=args.seed)
+                   seed=args.seed, overlap_data_root=args.overlap_data_root
+                   and osp.abspath(args.overlap_data_root))
     results = _load_results(args.out, setting)
     clean_loader = cfg.test_dataloader
     runner = make_runner(cfg)
@@ -111,9 +120,19 @@ def main(argv=None) -> None:
                 with_degradation(clean_loader, transform))
             done[str(severity)] = runner.test_loop.run()
             _save(args.out, results)
+    if args.overlap_data_root and results.get('overlap') is None:
+        runner.logger.info(f'robustness: overlapping objects from {args.overlap_data_root}')
+        runner.test_loop.dataloader = runner.build_dataloader(
+            with_data_root(clean_loader, args.overlap_data_root))
+        results['overlap'] = runner.test_loop.run()
+        _save(args.out, results)
     wanted = {name: {int(s): m for s, m in results['corrupted'][name].items()
                      if int(s) in args.severities} for name in corruptions}
     table = robustness_table(results['clean'], wanted, metric)
+    if results.get('overlap'):
+        score, clean = results['overlap'][metric], results['clean'][metric]
+        table += (f'\n\noverlapping objects ({args.overlap_data_root}): {score:.2f}, '
+                  f'{100 * score / clean if clean else 0:.1f} % of clean')
     runner.logger.info('\n' + table)
     print(table)
 

@@ -36,6 +36,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-target-ratio', type=float, default=0.2,
                         help='with --gres: probability that an image gets a no-target '
                         'expression (default 0.2)')
+    parser.add_argument('--overlap', type=float, default=None,
+                        help='scenes with overlapping objects, a robustness test set: bounding '
+                        'circles may overlap by this fraction of the sum of their radii (the '
+                        'default scenes: 0.1), objects are drawn in random order and each '
+                        'annotation is the visible region (RLE); e.g. 0.5')
     parser.add_argument('--stats', action='store_true',
                         help='print the full statistics (otherwise a one-line summary)')
     return parser.parse_args()
@@ -48,7 +53,8 @@ def main() -> None:
         stats = generate_synref(args.out, args.num_images, args.img_size, args.seed,
                                 aspect_jitter=args.aspect_jitter, overwrite=args.overwrite,
                                 progress=True, gres=args.gres,
-                                no_target_ratio=args.no_target_ratio)
+                                no_target_ratio=args.no_target_ratio,
+                                overlap=args.overlap)
     except (ValueError, FileExistsError) as e:
         raise SystemExit(f'synref: {e}') from None
     elapsed = time.perf_counter() - start
@@ -56,6 +62,11 @@ def main() -> None:
         print(format_stats(stats))
     print(f'SynRef: {stats["images"]} images, {stats["refs"]} refs, {stats["sentences"]} '
           f'sentences written to {args.out} in {elapsed:.1f} s.')
+    if 'overlap' in stats:
+        o = stats['overlap']
+        print(f'Overlap {o["overlap"]}: {100 * o["referred_partly_hidden"]:.1f} % of the '
+              f'referred objects are partly hidden; on average '
+              f'{100 * o["referred_visible_share"]:.1f} % of a referred object is visible.')
     if 'gres' in stats:
         g = stats['gres']
         print(f'grefs(unc).json: {g["expressions"]} expressions, {g["multi_target"]} with '

@@ -44,7 +44,9 @@ a full stop), ``sent`` its lower-case form without punctuation, ``tokens`` the w
 Occlusion. Objects may overlap slightly (bounding circles may overlap by 10 % of the sum of
 their radii). The referred objects of an image do not overlap each other and are drawn
 **last**, so each ground-truth polygon (the object's full outline; circles as 40-gons) is
-exactly its visible region; only non-referred objects can be partly hidden.
+exactly its visible region; only non-referred objects can be partly hidden. ``overlap``
+(``--overlap``) makes a test set with more overlap, random drawing order and visible-region
+RLE annotations instead (:mod:`mmamlris.datasets.synref.overlap`).
 
 Determinism. The output depends only on the arguments: every image has its own generator
 ``numpy.random.default_rng([seed, image_index])`` (so an image does not depend on the others
@@ -56,13 +58,15 @@ fixed settings and the JSON / pickle files with fixed key order and protocol.
 import glob
 import os
 import os.path as osp
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from .gres import gres_refs
 from .language import _MARGIN, _choose_refs, clean_sentence
 from .render import _render
+from .overlap import drawing_order, full_masks, rle_annotation
+from .scene import _OVERLAP as _GAP
 from .scene import SHAPES, _image_size, _Object, _place_objects, _sample_attributes
 from .stats import _StatsCounter
 from .writer import write_annotations, write_grefs, write_jpeg
@@ -89,8 +93,8 @@ def _split_of_images(num_images: int, seed: int) -> List[str]:
     return splits
 
 
-def _make_scene(rng: np.random.Generator, width: int,
-                height: int) -> Tuple[List[_Object], List[Tuple[int, List[str], bool]]]:
+def _make_scene(rng: np.random.Generator, width: int, height: int, gap: float = _GAP
+                ) -> Tuple[List[_Object], List[Tuple[int, List[str], bool]]]:
     """Objects, the indices of the referred ones and their sentences."""
     margin = _MARGIN * min(width, height)
     n_objects = int(rng.integers(3, 7))
@@ -99,9 +103,22 @@ def _make_scene(rng: np.random.Generator, width: int,
     while not refs:   # redraw the rare scenes where no object can be named uniquely
         objects: List[_Object] = []
         while len(objects) < 3:   # at least 3 objects (a crowded draw is redrawn)
-            objects = _place_objects(rng, width, height, _sample_attributes(rng, n_objects))
+            objects = _place_objects(rng, width, height, _sample_attributes(rng, n_objects),
+                                     gap)
         refs = _choose_refs(rng, objects, n_refs, margin)
     return objects, refs
+
+
+def _make_overlapping_scene(rng: np.random.Generator, width: int, height: int, gap: float):
+    """A scene drawn in a random order under which every object stays half visible (the
+    scene is drawn again until one is found): objects, refs, order, visible and full masks."""
+    while True:
+        objects, refs = _make_scene(rng, width, height, gap)
+        full = full_masks(objects, height, width)
+        found = drawing_order(rng, full)
+        if found is not None:
+            order, visible = found
+            return objects, refs, order, visible, full
 
 
 def generate_synref(out_dir: str,
@@ -112,7 +129,8 @@ def generate_synref(out_dir: str,
                     overwrite: bool = False,
                     progress: bool = False,
                     gres: bool = False,
-                    no_target_ratio: float = 0.2) -> dict:
+                    no_target_ratio: float = 0.2,
+                    overlap: Optional[float] = None) -> dict:
     """Write SynRef to ``out_dir`` (see the module docstring) and return its statistics.
 
     Args:
@@ -131,6 +149,12 @@ def generate_synref(out_dir: str,
             files are the same with and without it. Defaults to False.
         no_target_ratio (float): With ``gres``, the probability that an image gets a
             no-target expression. Defaults to 0.2.
+        overlap (float, optional): Scenes with overlapping objects (a robustness test set):
+            bounding circles may overlap by this fraction of the sum of their radii (the
+            default scenes: 0.1), objects are drawn in random order, so a referred object
+            may be partly hidden, and each annotation is the object's visible region (RLE);
+            every object shows at least half of its area (:mod:`.overlap`). None (default)
+            gives the default scenes, unchanged.
 
     Returns:
         dict: Statistics (see :func:`format_stats`).
@@ -147,6 +171,8 @@ def generate_synref(out_dir: str,
         raise ValueError(f'aspect_jitter must be in [0, 1), got {aspect_jitter}.')
     if not 0 <= no_target_ratio <= 1:
         raise ValueError(f'no_target_ratio must be in [0, 1], got {no_target_ratio}.')
+    if overlap is not None and not 0 <= overlap < 1:
+        raise ValueError(f'overlap must be in [0, 1), got {overlap}.')
     ann_path = osp.join(out_dir, 'instances.json')
     refs_path = osp.join(out_dir, 'refs(unc).p')
     img_dir = osp.join(out_dir, 'images')
@@ -165,6 +191,7 @@ def generate_synref(out_dir: str,
     cat_id = {c['name']: c['id'] for c in categories}
     images, annotations, refs, grefs = [], [], [], []
     stats = _StatsCounter([name for name, _ in SPLITS])
+    shares: List[float] = []  # with overlap: the visible share of each referred object
     indices = range(num_images)
     if progress:
         from tqdm import tqdm
@@ -172,9 +199,16 @@ def generate_synref(out_dir: str,
     for index in indices:
         rng = np.random.default_rng([seed, index])
         width, height = _image_size(rng, img_size, aspect_jitter)
-        objects, scene_refs = _make_scene(rng, width, height)
-        referred = [i for i, _, _ in scene_refs]
-        order = [i for i in range(len(objects)) if i not in referred] + referred
+        if overlap is None:
+            objects, scene_refs = _make_scene(rng, width, height)
+            referred = [i for i, _, _ in scene_refs]
+            order = [i for i in range(len(objects)) if i not in referred] + referred
+            visible = None
+        else:
+            objects, scene_refs, order, visible, full = _make_overlapping_scene(
+                rng, width, height, 1.0 - overlap)
+            shares += [float(visible[i].sum()) / max(int(full[i].sum()), 1)
+                       for i, _, _ in scene_refs]
         image = _render(rng, width, height, objects, order)
         image_id = index + 1
         file_name = f'synref_{image_id:06d}.jpg'
@@ -182,17 +216,19 @@ def generate_synref(out_dir: str,
         images.append(dict(id=image_id, file_name=file_name, height=height, width=width))
 
         ann_ids = []
-        for obj in objects:
+        for k, obj in enumerate(objects):
             ann_id = len(annotations) + 1
             ann_ids.append(ann_id)
+            region = dict(segmentation=[[round(float(v), 2) for v in obj.polygon.reshape(-1)]],
+                          area=round(obj.area, 2), bbox=[round(v, 2) for v in obj.bbox])
+            if visible is not None:
+                region = rle_annotation(visible[k])
             annotations.append(
                 dict(
                     id=ann_id,
                     image_id=image_id,
                     category_id=cat_id[obj.shape],
-                    segmentation=[[round(float(v), 2) for v in obj.polygon.reshape(-1)]],
-                    area=round(obj.area, 2),
-                    bbox=[round(v, 2) for v in obj.bbox],
+                    **region,
                     iscrowd=0,
                     attributes=dict(shape=obj.shape, colour=obj.colour, size=obj.size)))
         for i, raw_sentences, spatial in scene_refs:
@@ -222,6 +258,10 @@ def generate_synref(out_dir: str,
 
     write_annotations(out_dir, images, annotations, categories, refs)
     summary = stats.summary()
+    if overlap is not None:
+        summary['overlap'] = dict(
+            overlap=overlap, referred_partly_hidden=float(np.mean([v < 1.0 for v in shares])),
+            referred_visible_share=float(np.mean(shares)))
     if gres:
         write_grefs(out_dir, grefs)
         summary['gres'] = dict(

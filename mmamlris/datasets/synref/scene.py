@@ -112,8 +112,10 @@ def _other(rng: np.random.Generator, values: Sequence[str], avoid: str) -> str:
 
 
 def _place_objects(rng: np.random.Generator, width: int, height: int,
-                   triples: Sequence[Tuple[str, str, str]]) -> List[_Object]:
-    """Place the shapes inside the image, at random positions.
+                   triples: Sequence[Tuple[str, str, str]],
+                   gap: float = _OVERLAP) -> List[_Object]:
+    """Place the shapes inside the image, at random positions, their centres at least
+    ``gap * (R1 + R2)`` apart (bounding circles).
 
     A large shape that finds no room is made small; a shape that still finds none is dropped.
     """
@@ -121,7 +123,8 @@ def _place_objects(rng: np.random.Generator, width: int, height: int,
     objects: List[_Object] = []
     for shape, colour, size in triples:
         for size_now in ((size, 'small') if size != 'small' else (size, )):
-            obj = _try_place(rng, width, height, side, objects, shape, colour, size_now)
+            obj = _try_place(rng, width, height, side, objects, shape, colour, size_now,
+                             gap)
             if obj is not None:
                 objects.append(obj)
                 break
@@ -130,7 +133,7 @@ def _place_objects(rng: np.random.Generator, width: int, height: int,
 
 def _try_place(rng: np.random.Generator, width: int, height: int, side: int,
                objects: Sequence[_Object], shape: str, colour: str,
-               size: str) -> Optional[_Object]:
+               size: str, gap: float = _OVERLAP) -> Optional[_Object]:
     """A shape placed where it overlaps no other too much, or None after many tries."""
     lo, hi = _RADIUS[size]
     r = rng.uniform(lo, hi) * side
@@ -140,7 +143,7 @@ def _try_place(rng: np.random.Generator, width: int, height: int, side: int,
     for _ in range(_PLACE_TRIES):
         cx = rng.uniform(radius + 1, width - radius - 1)
         cy = rng.uniform(radius + 1, height - radius - 1)
-        if all(math.hypot(cx - o.centre[0], cy - o.centre[1]) >= _OVERLAP *
+        if all(math.hypot(cx - o.centre[0], cy - o.centre[1]) >= gap *
                (radius + o.radius) for o in objects):
             # Rounded as stored, so that drawing, bbox and area all use the stored polygon.
             polygon = np.round(unit + np.array([cx, cy]), 2)
