@@ -32,7 +32,7 @@ def test_two_variants_end_to_end(tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/ablation_synref.py', '--baseline-config', base,
          '--aml-config', aml, '--variants', 'baseline', 'random', '--seeds', '0',
-         '--work-dir', str(tmp_path / 'work'), '--out-md', str(md)],
+         '--work-dir', str(tmp_path / 'work'), '--out-md', str(md), '--ema', '0.5'],
         cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True,
         text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,6 +44,13 @@ def test_two_variants_end_to_end(tmp_path):
     assert len(re.findall(r'\d+\.\d\d ± \d+\.\d\d', rows[2])) == 6
     assert len(re.findall(r'-?\d+\.\d\d ± \d+\.\d\d', rows[3])) == 12
     assert re.search(r'\((0|1)/1\)', rows[3])  # wins out of 1 seed
+    # --ema: both rows trained with weight averaging; the checkpoint holds both weight sets
+    import torch
+    for variant in ('baseline', 'random'):
+        run = tmp_path / 'work' / f'{variant}_seed0'
+        last = open(run / 'last_checkpoint').read().strip()
+        assert 'ema_state_dict' in torch.load(last, map_location='cpu', weights_only=False)
+        assert 'EMAHook' in (run / 'train.log').read_text()
 
 
 def test_paired_differences_and_wins():
@@ -245,3 +252,41 @@ def test_every_variant_config_of_the_records_builds(variant, tmp_path):
     cfg = Config.fromfile(ablation.variant_config(args, variant, str(tmp_path / 'v.py')))
     model = MODELS.build(offline_model_cfg(cfg.model)[0])
     assert model.with_aml
+
+
+def test_minimal_detectable_effect_is_two_standard_errors():
+    assert ablation.mde([1.0, -1.0, 3.0, 1.0]) == pytest.approx(2 * 1.632993 / 2, rel=1e-6)
+    assert ablation.mde([2.0]) is None  # no spread from one seed
+    baseline = [dict(seed=s, val_mIoU=50.0) for s in range(3)]
+    runs = [dict(seed=0, val_mIoU=51.0), dict(seed=1, val_mIoU=53.0),
+            dict(seed=2, val_mIoU=52.0)]
+    row = ablation.table(dict(baseline=baseline, aml=runs)).splitlines()[3]
+    assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 |' in row  # 2 * 1 / sqrt(3)
+
+
+def test_loss_only_variant_keeps_the_paper_filter_and_masks_the_loss(tmp_path):
+    from mmengine.config import Config
+    args = ablation.parse_args(['--work-dir', str(tmp_path)])
+    cfg = Config.fromfile(ablation.variant_config(args, 'aml_loss', str(tmp_path / 'l.py')))
+    aml = Config.fromfile(ablation.variant_config(args, 'aml', str(tmp_path / 'a.py'))).model.aml
+    assert cfg.model.aml.mask_target == 'loss'
+    assert (cfg.model.aml.scorer, cfg.model.aml.filter) == (aml.scorer, aml.filter)
+
+
+def test_ema_and_eval_data_root_reach_every_row_and_the_setting(tmp_path):
+    from mmengine.config import Config
+    plain = ablation.parse_args(['--work-dir', str(tmp_path)])
+    assert ablation.variant_config(plain, 'baseline', 'unused.py') == plain.baseline_config
+    assert 'ema' not in ablation.setting(plain, 'aml')  # records of earlier runs still match
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--ema', '0.002',
+                                '--eval-data-root', 'data/synref_eval'])
+    for variant in ('baseline', 'aml'):
+        cfg = Config.fromfile(ablation.variant_config(args, variant, str(tmp_path / 'v.py')))
+        assert [h.type for h in cfg.custom_hooks] == ['EMAHook']
+        assert cfg.custom_hooks[0].momentum == 0.002
+        assert cfg.val_dataloader.dataset.data_root == 'data/synref_eval'
+        assert {d.data_root for d in cfg.test_dataloader.dataset.datasets} == {
+            'data/synref_eval'}
+        assert cfg.train_dataloader.dataset.data_root == 'data/synref'
+        assert ablation.setting(args, variant)['ema'] == 0.002
+        assert ablation.setting(args, variant)['eval_data_root'] == 'data/synref_eval'

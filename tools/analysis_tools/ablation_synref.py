@@ -15,11 +15,15 @@ taken on gIoU and cIoU.
 
 The markdown report gives mean ± std over the seeds per split, then the paired difference to the
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
-pairs against another row, e.g. ``aml`` to compare two AML settings), then val mIoU and oIoU
-per seed. ``--out-png`` draws val mIoU / oIoU with error bars. Finished runs are reused and an
-interrupted run continues from its last checkpoint (`tools/train.py --resume`), so an
-interrupted call resumes. ``--report-only`` tabulates the finished runs and trains nothing
-(e.g. while a call runs).
+pairs against another row, e.g. ``aml`` to compare two AML settings) with its minimal
+detectable effect ``MDE = 2 · std(Δ) / √n`` (a mean Δ smaller than the MDE is within the seed
+noise), then val mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error
+bars. Finished runs are reused and an interrupted run continues from its last checkpoint
+(`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
+the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
+evaluated on the averaged weights) and ``--eval-data-root`` (a larger evaluation set) are
+the levers that make the instrument more precise; they apply to every row and are part of
+a run's recorded setting.
 
 ``--records FILE`` keeps one small JSON line per finished (variant, seed): its scores, its AML
 statistics and the setting it ran with (configs, scorer and cfg options), with the date and
@@ -70,6 +74,8 @@ VARIANTS: Dict[str, Optional[tuple]] = {
     'decoder': (dict(type='DecoderScorer'), None, {}),
     # The cheap stage 1: half-scale image, stride-16 level, so a cell still covers 32 pixels.
     'aml_half': (dict(in_index=-2), None, dict(stage1_scale=0.5)),
+    # The paper's blocks hidden from the stage-2 loss instead of the image.
+    'aml_loss': (None, None, dict(aml=dict(mask_target='loss'))),
 }
 LABELS = {
     'baseline': 'baseline (no AML)',
@@ -81,6 +87,7 @@ LABELS = {
     'learned': '+ AML, learned scorer',
     'decoder': '+ AML, decoder scorer',
     'aml_half': '+ AML, PatchMax, stage 1 at half scale',
+    'aml_loss': '+ AML, PatchMax, blocks ignored in the loss (image untouched)',
 }
 
 
@@ -103,6 +110,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='extra scorer arguments of one variant, VALUE a Python literal (default: '
         'learned.aux_feat_indices=[-2] learned.aux_channels=[96], the stride-16 level of the '
         'default MobileNetV2 config; give the option with no value for none)')
+    parser.add_argument('--ema', type=float, default=None, metavar='MOMENTUM',
+                        help='average the weights during training (mmengine EMAHook with this '
+                        'momentum, e.g. 0.002) and evaluate the averaged weights')
+    parser.add_argument('--eval-data-root', metavar='DIR',
+                        help='evaluate (val and test) on the splits read from DIR instead of '
+                        "the config's data root, e.g. a larger SynRef generated with the same "
+                        'options and another seed; training data unchanged')
     parser.add_argument('--out-md', help='also write the markdown report to this file '
                         '(rewritten after every run, so an interrupted call leaves a report)')
     parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
@@ -200,10 +214,17 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     from mmamlris.utils import load_config
     spec = VARIANTS[variant]
     if spec is None:
-        return args.baseline_config
+        if not (args.ema or args.eval_data_root):
+            return args.baseline_config
+        cfg = load_config(args.baseline_config)
+        _apply_instrument(args, cfg)
+        cfg.dump(path)
+        return path
     scorer, block_filter, options = spec
+    options = dict(options)
     cfg = load_config(args.aml_config)
     aml = cfg.model.aml
+    aml.update(options.pop('aml', {}))
     if scorer is not None and 'type' in scorer:  # another scorer: keep the level and widths
         kept = {k: aml.scorer[k] for k in ('in_index', 'vis_channels', 'text_channels')
                 if k in aml.scorer}
@@ -220,8 +241,21 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     if aml.scorer.get('type') == 'OracleScorer':  # it scores the filter's blocks
         aml.scorer.block_size = aml.filter.block_size
     cfg.model.update(options)
+    _apply_instrument(args, cfg)
     cfg.dump(path)
     return path
+
+
+def _apply_instrument(args: argparse.Namespace, cfg) -> None:
+    """The measurement settings shared by every row: weight averaging (``--ema``) and the
+    evaluation set (``--eval-data-root``)."""
+    if args.ema:
+        cfg.custom_hooks = [dict(type='EMAHook', ema_type='ExponentialMovingAverage',
+                                 momentum=args.ema, update_buffers=True, priority=49)]
+    if args.eval_data_root:
+        from mmamlris.evaluation import with_data_root
+        cfg.val_dataloader = with_data_root(cfg.val_dataloader, args.eval_data_root)
+        cfg.test_dataloader = with_data_root(cfg.test_dataloader, args.eval_data_root)
 
 
 def setting(args: argparse.Namespace, variant: str) -> dict:
@@ -230,8 +264,13 @@ def setting(args: argparse.Namespace, variant: str) -> dict:
     config = osp.abspath(config)
     if config.startswith(ROOT + os.sep):
         config = osp.relpath(config, ROOT)
-    return dict(config=config, scorer_options=args.scorer_options.get(variant, {}),
-                cfg_options=list(args.cfg_options))
+    out = dict(config=config, scorer_options=args.scorer_options.get(variant, {}),
+               cfg_options=list(args.cfg_options))
+    if args.ema:  # only when used, so that earlier records keep matching
+        out['ema'] = args.ema
+    if args.eval_data_root:
+        out['eval_data_root'] = args.eval_data_root
+    return out
 
 
 def load_records(path: Optional[str]) -> Dict[tuple, dict]:
@@ -297,7 +336,9 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
     if not (osp.isfile(out) and not args.rerun):
         os.makedirs(work_dir, exist_ok=True)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
-        options = [f'randomness.seed={seed}', 'custom_hooks=[]', *args.cfg_options]
+        # --ema keeps the variant config's EMAHook; otherwise no custom hook (visualisation).
+        hooks = [] if args.ema else ['custom_hooks=[]']
+        options = [f'randomness.seed={seed}', *hooks, *args.cfg_options]
         # --resume: a run interrupted earlier continues from its last checkpoint.
         run(['tools/train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
              *options],
@@ -322,10 +363,23 @@ def _cell(values: List[float], runs: Optional[int] = None) -> str:
     return cell if runs is None or len(values) >= runs else f'{cell} (n={len(values)})'
 
 
+def paired_diffs(runs: List[dict], baseline: List[dict], key: str) -> List[float]:
+    """``run - baseline`` of ``key`` for every seed both have."""
+    base = {r['seed']: r[key] for r in baseline if key in r}
+    return [r[key] - base[r['seed']] for r in runs if key in r and r['seed'] in base]
+
+
+def mde(diffs: List[float]) -> Optional[float]:
+    """Minimal detectable effect of a paired comparison, ``2 * std(diffs) / sqrt(n)``: about
+    the smallest mean difference that stands out of the seed noise (two standard errors)."""
+    if len(diffs) < 2:
+        return None
+    return 2.0 * statistics.stdev(diffs) / len(diffs) ** 0.5
+
+
 def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
     """Mean ± std of ``run - baseline`` over the seeds both have, and the wins out of N."""
-    base = {r['seed']: r[key] for r in baseline if key in r}
-    diffs = [r[key] - base[r['seed']] for r in runs if key in r and r['seed'] in base]
+    diffs = paired_diffs(runs, baseline, key)
     if not diffs:
         return '—'
     wins = sum(d > 0 for d in diffs)
@@ -338,8 +392,8 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     first, second = names[:2]
     cols = [f'{s} {m}' for s in SPLITS for m in names]
     versus = '' if reference == 'baseline' else f' vs {reference}'
-    extra = [f'Δ val {first}{versus} (wins)', f'Δ val {second}{versus} (wins)', 'target AUC',
-             'object masked', 'context masked', 'masked']
+    extra = [f'Δ val {first}{versus} (wins)', f'Δ val {second}{versus} (wins)',
+             f'MDE val {first}', 'target AUC', 'object masked', 'context masked', 'masked']
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
     reference_runs = results.get(reference, [])
@@ -348,10 +402,12 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
                for s in SPLITS for m in names]
         if variant == reference:
-            row += ['—', '—']
+            row += ['—', '—', '—']
         else:
+            detectable = mde(paired_diffs(runs, reference_runs, f'val_{first}'))
             row += [paired(runs, reference_runs, f'val_{first}'),
-                    paired(runs, reference_runs, f'val_{second}')]
+                    paired(runs, reference_runs, f'val_{second}'),
+                    '—' if detectable is None else f'{detectable:.2f}']
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
         row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]

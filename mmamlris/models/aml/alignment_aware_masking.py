@@ -23,7 +23,8 @@ class AMLOutput(NamedTuple):
 
     Attributes:
         masked_inputs (Tensor): ``[B, C, H, W]`` images with the masked blocks set to
-            ``fill_value`` (0 = the mean colour in normalised space), same dtype as the input.
+            ``fill_value`` (0 = the mean colour in normalised space), same dtype as the input;
+            the inputs themselves with ``mask_target='loss'``.
         block_mask (Tensor): ``[B, 1, H, W]`` bool, True where a pixel belongs to a masked block.
         score_map (Tensor): ``[B, 1, h, w]`` float32 alignment score per feature cell, as the
             scorer returned it: the map that the filter thresholds (after upsampling).
@@ -77,6 +78,11 @@ class AlignmentAwareMasking(BaseModule):
         filter (dict): Config of a :class:`BaseBlockFilter`. Defaults to the paper's AFM,
             ``dict(type='AlignmentAwareFilter')`` (``tau=0.4, rho=0.25``, 32x32 blocks).
         fill_value (float): Value of masked pixels (normalised space). Defaults to 0.0.
+        mask_target (str): What the chosen blocks are hidden from. ``'image'`` (the paper's
+            method, the default): they are blanked in the stage-2 image. ``'loss'``: the image
+            is left untouched and :class:`AMLSegmentor` ignores the blocks' pixels in the
+            stage-2 loss instead -- the other reading of the paper's "weakly aligned pixels
+            are masked from the supervision signal" (an ablation).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -84,8 +90,13 @@ class AlignmentAwareMasking(BaseModule):
                  scorer: ConfigType,
                  filter: ConfigType = dict(type='AlignmentAwareFilter'),
                  fill_value: float = 0.0,
+                 mask_target: str = 'image',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if mask_target not in ('image', 'loss'):
+            raise ValueError(f"AlignmentAwareMasking: mask_target must be 'image' or 'loss', "
+                             f'got {mask_target!r}.')
+        self.mask_target = mask_target
         self._init_scorer(scorer)
         self._init_filter(filter)
         if not math.isfinite(fill_value):
@@ -125,7 +136,7 @@ class AlignmentAwareMasking(BaseModule):
         return self.filter.block_size
 
     def extra_repr(self) -> str:
-        return f'fill_value={self.fill_value}'
+        return f'fill_value={self.fill_value}, mask_target={self.mask_target!r}'
 
     # ------------------------------------------------------------------ checks
     def check_image_size(self, height: int, width: int) -> None:
@@ -169,7 +180,8 @@ class AlignmentAwareMasking(BaseModule):
         score_map = score_map.float()
         selection = self.filter(score_map, image_size)
         block_mask = expand_blocks(selection.masked, image_size, self.filter.block_size)
-        masked_inputs = inputs.masked_fill(block_mask, self.fill_value)
+        masked_inputs = (inputs if self.mask_target == 'loss' else
+                         inputs.masked_fill(block_mask, self.fill_value))
         stats = self.filter.statistics(selection, image_size)
         stats = dict(aml_mask_ratio=stats.pop('aml_mask_ratio'),
                      aml_weak_ratio=stats.pop('aml_weak_ratio'),

@@ -59,6 +59,7 @@ class AMLSegmentor(BaseSegmentor):
              [aml]  _stage1_forward()            (or _stage1_forward_train(), with its loss)
                     -> _mask() = aml(inputs, stage1.feats, *stage1.text, samples, seg_logits)
                     -> _stage2_forward_train(masked images)
+                       [aml.mask_target='loss': clean images, GT of the masked blocks ignored]
      _stage1_forward(): no grad: backbone up to _stage1_levels() only (BackboneEarlyExit;
                         img downscaled by stage1_scale) -> decode_head.text_prompts()
                         -> text_encoder() [-> decode_head(), for a scorer needs_seg_logits]
@@ -284,9 +285,30 @@ class AMLSegmentor(BaseSegmentor):
         masked = self._mask(inputs, stage1, data_samples)
         losses.update(masked.stats)
         losses.update(add_prefix(masked.losses, 'aml'))
-        losses.update(self._stage2_forward_train(inputs, masked.masked_inputs, stage1,
-                                                 text_inputs, data_samples))
+        losses.update(self._stage2_forward_train(
+            inputs, masked.masked_inputs, stage1, text_inputs,
+            self._stage2_samples(data_samples, masked.block_mask)))
         return losses
+
+    def _stage2_samples(self, data_samples: SampleList, block_mask: Tensor) -> SampleList:
+        """The samples stage 2 is supervised with: ``data_samples`` themselves, or, with
+        ``aml.mask_target='loss'``, copies whose GT ignores the masked blocks' pixels."""
+        if self.aml.mask_target != 'loss':
+            return data_samples
+        ignore_index = self.decode_head.ignore_index
+        out = []
+        for sample, mask in zip(data_samples, block_mask):
+            gt = sample.gt_sem_seg.data
+            if tuple(gt.shape[-2:]) != tuple(mask.shape[-2:]):
+                raise ValueError(f"AMLSegmentor (mask_target='loss'): the GT is "
+                                 f'{tuple(gt.shape[-2:])} but the block mask '
+                                 f'{tuple(mask.shape[-2:])}; the data preprocessor must pad '
+                                 'the GT with the images.')
+            copy = sample.clone()  # shallow: gt_sem_seg is replaced, not changed
+            copy.gt_sem_seg = sample.gt_sem_seg.clone()
+            copy.gt_sem_seg.data = gt.masked_fill(mask.to(gt.device), ignore_index)
+            out.append(copy)
+        return out
 
     def mask_batch(self, inputs: Tensor, data_samples: SampleList,
                    text_inputs: Optional[TextInputs] = None) -> AMLOutput:

@@ -273,3 +273,37 @@ def test_stage1_text_without_prompts_lets_caris_stop_below_the_coarsest_level():
     assert len(top) == 1  # stage 2 only
     # stage 1: the plain expression; stage 2: with CARIS's prompts, as always
     assert prompts[0] is None and prompts[1] is not None and len(prompts) == 2
+
+
+def test_mask_target_loss_hides_the_blocks_from_the_loss_not_from_the_image():
+    model = build(tiny_segmentor_cfg(aml=dict(AML, mask_target='loss')))
+    model.decode_head.dropout = None  # no dropout: the two computations below compare exactly
+    model.text_encoder.eval()  # (BERT's dropout off; nothing here has BatchNorm)
+    data = preprocess(model)
+    gts = [s.gt_sem_seg.data.clone() for s in data['data_samples']]
+    seen = []
+    model.backbone.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    with AMLStepRecorder(model) as recorder:
+        losses = model(**data, mode='loss')
+    block_mask = recorder.record['block_mask']
+    assert block_mask.any() and not block_mask.all()
+    assert torch.equal(recorder.record['masked_inputs'], data['inputs'])
+    assert len(seen) == 2 and torch.equal(seen[1], data['inputs'])  # stage 2: clean image
+    for gt, sample in zip(gts, data['data_samples']):  # the batch's samples are untouched
+        assert torch.equal(gt, sample.gt_sem_seg.data)
+    # stage 2's loss is the plain loss on the clean image with the masked pixels ignored
+    ignored = [s.clone() for s in data['data_samples']]
+    for sample, mask in zip(ignored, block_mask):
+        sample.gt_sem_seg = sample.gt_sem_seg.clone()
+        sample.gt_sem_seg.data = sample.gt_sem_seg.data.masked_fill(mask, 255)
+    from mmamlris.models.data_preprocessor import stack_text_inputs
+    feats, text = model._encode(data['inputs'], stack_text_inputs(ignored))
+    expected = model._decode_head_forward_train(feats, text, ignored)
+    torch.testing.assert_close(losses['decode.loss_ce'], expected['decode.loss_ce'])
+    plain = model._decode_head_forward_train(feats, text, data['data_samples'])
+    assert not torch.allclose(plain['decode.loss_ce'], expected['decode.loss_ce'])
+
+
+def test_mask_target_is_checked():
+    with pytest.raises(ValueError, match="mask_target must be 'image' or 'loss'"):
+        build(tiny_segmentor_cfg(aml=dict(AML, mask_target='gt')))
