@@ -57,6 +57,10 @@ class RefCOCODataset(BaseDataset):
         text_field (str): Sentence field used as the expression: ``'sent'`` (the cleaned,
             lower-case text CARIS uses) or ``'raw'`` (as typed by the annotator; LAVT
             reads this one). Defaults to ``'sent'``.
+        with_objects (bool): Also give every item ``object_segmentations``, the segmentations
+            of all annotated objects of its image (the referred one included), for
+            ``LoadObjectsMask`` (the oracle ablations that hide only background or only other
+            objects). Defaults to False.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``,
             ``test_mode``, ``serialize_data``, ``lazy_init``, ``indices``, ...).
 
@@ -78,6 +82,7 @@ class RefCOCODataset(BaseDataset):
                  data_prefix: dict = dict(img_path='train2014/'),
                  split: str = 'train',
                  text_field: str = 'sent',
+                 with_objects: bool = False,
                  **kwargs) -> None:
         if text_field not in _TEXT_FIELDS:
             raise InputValueError(f'text_field must be one of {_TEXT_FIELDS}, got {text_field!r}.')
@@ -90,6 +95,7 @@ class RefCOCODataset(BaseDataset):
         self.split_file = split_file
         self.split = split
         self.text_field = text_field
+        self.with_objects = with_objects
         super().__init__(
             data_root=data_root, ann_file=ann_file, data_prefix=data_prefix, **kwargs)
 
@@ -126,12 +132,19 @@ class RefCOCODataset(BaseDataset):
                                   f'present are {present} (matched exactly).')
 
         images, anns = load_instances(self.ann_file)
+        objects: Dict[int, list] = {}
+        if self.with_objects:
+            for ann in anns.values():
+                if 'segmentation' in ann:
+                    objects.setdefault(ann.get('image_id'), []).append(ann['segmentation'])
         img_prefix = self.data_prefix.get('img_path', '')
         data_list: List[dict] = []
         dropped_sents: List[Tuple[int, int]] = []
         dropped_refs = 0
         for ref in split_refs:
             base = self._ref_base_info(ref, images, anns, img_prefix)
+            if self.with_objects:
+                base['object_segmentations'] = objects.get(ref['image_id'], [])
             sentences = self._ref_sentences(ref, dropped_sents)
             if not sentences:
                 dropped_refs += 1

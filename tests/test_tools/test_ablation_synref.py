@@ -290,3 +290,41 @@ def test_ema_and_eval_data_root_reach_every_row_and_the_setting(tmp_path):
         assert cfg.train_dataloader.dataset.data_root == 'data/synref'
         assert ablation.setting(args, variant)['ema'] == 0.002
         assert ablation.setting(args, variant)['eval_data_root'] == 'data/synref_eval'
+
+
+def test_oracle_rows_hide_equal_shares_and_get_every_object(tmp_path):
+    """The three equal-share oracle rows build, and one training step of the background-only
+    row runs on SynRef with the objects of each image reaching the scorer."""
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import OptimWrapper
+
+    from mmamlris.engine.hooks import AMLStepRecorder
+    from mmamlris.registry import DATASETS, MODELS
+    data_root = make_tiny_synref(str(tmp_path / 'synref'), num_images=6)
+    aml = write_tiny_config('amlris/amlris_lite_minilm_synref-160x160.py',
+                            str(tmp_path / 'aml.py'), data_root)
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--aml-config', aml])
+    configs = {v: Config.fromfile(ablation.variant_config(args, v, str(tmp_path / f'{v}.py')))
+               for v in ('oracle_eq', 'oracle_background', 'oracle_distractors')}
+    for variant, cfg in configs.items():
+        assert cfg.model.aml.scorer.hide == variant.split('_')[1].replace('eq', 'context')
+        assert cfg.model.aml.filter.count == ablation.EQUAL_SHARE
+        types = [step.type for step in cfg.train_dataloader.dataset.pipeline]
+        needs = variant in ablation.OBJECT_VARIANTS
+        assert ('LoadObjectsMask' in types) == needs
+        assert cfg.train_dataloader.dataset.get('with_objects', False) == needs
+    cfg = configs['oracle_background']
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    import torch
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    with AMLStepRecorder(model) as recorder:
+        log = model.train_step(batch, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0)))
+    assert float(log['aml_object_masked']) == 0.0  # never the referred object
+    block_mask = recorder.record['block_mask'][:, 0]
+    assert block_mask.any()  # background blocks were hidden
+    for sample, mask in zip(batch['data_samples'], block_mask):
+        objects = sample.gt_objects.data[0].bool()
+        assert not (mask[:objects.shape[0], :objects.shape[1]] & objects).any()

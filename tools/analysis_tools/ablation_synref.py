@@ -59,6 +59,9 @@ RIS_SCORES = ('mIoU', 'oIoU')
 GRES_SCORES = ('gIoU', 'cIoU', 'N-acc')
 STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
          'aml_context_masked')
+# Share of the blocks the equal-share oracle rows mask: what PatchMax masked on the SynRef
+# models (aml_mask_ratio 0.12-0.13 in the committed records).
+EQUAL_SHARE = 0.125
 RELEASED_STEP = dict(stage1_loss_weight=0.5, stage2_loss_weight=0.5, stage2_text='clean')
 # variant -> (scorer override, filter override, segmentor options); None = the baseline.
 # An override replaces the config's scorer / filter (its channels and block size are kept).
@@ -76,7 +79,17 @@ VARIANTS: Dict[str, Optional[tuple]] = {
     'aml_half': (dict(in_index=-2), None, dict(stage1_scale=0.5)),
     # The paper's blocks hidden from the stage-2 loss instead of the image.
     'aml_loss': (None, None, dict(aml=dict(mask_target='loss'))),
+    # Which context matters? The oracle hiding all context, only background, or only other
+    # objects, each masking the same share of the blocks (EQUAL_SHARE).
+    'oracle_eq': (dict(type='OracleScorer', hide='context'), dict(count=EQUAL_SHARE), {}),
+    'oracle_background': (dict(type='OracleScorer', hide='background'),
+                          dict(count=EQUAL_SHARE), {}),
+    'oracle_distractors': (dict(type='OracleScorer', hide='distractors'),
+                           dict(count=EQUAL_SHARE), {}),
 }
+# The oracle rows that need every object of the image (RefCOCODataset(with_objects=True) and
+# LoadObjectsMask in the training pipeline).
+OBJECT_VARIANTS = ('oracle_background', 'oracle_distractors')
 LABELS = {
     'baseline': 'baseline (no AML)',
     'random': '+ random mask (same count)',
@@ -88,6 +101,9 @@ LABELS = {
     'decoder': '+ AML, decoder scorer',
     'aml_half': '+ AML, PatchMax, stage 1 at half scale',
     'aml_loss': '+ AML, PatchMax, blocks ignored in the loss (image untouched)',
+    'oracle_eq': '+ oracle, all context, 12.5 % of the blocks',
+    'oracle_background': '+ oracle, background only, 12.5 % of the blocks',
+    'oracle_distractors': '+ oracle, other objects only, 12.5 % of the blocks',
 }
 
 
@@ -241,9 +257,22 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     if aml.scorer.get('type') == 'OracleScorer':  # it scores the filter's blocks
         aml.scorer.block_size = aml.filter.block_size
     cfg.model.update(options)
+    if variant in OBJECT_VARIANTS:
+        _with_objects(cfg.train_dataloader.dataset)
     _apply_instrument(args, cfg)
     cfg.dump(path)
     return path
+
+
+def _with_objects(dataset) -> None:
+    """Give the training items every object of their image and pack them as
+    ``gt_objects`` (for ``OracleScorer(hide='background' | 'distractors')``)."""
+    types = [step['type'] for step in dataset.get('pipeline', [])]
+    if 'PackRISInputs' not in types:
+        raise SystemExit('The training dataset of --aml-config has no pipeline with '
+                         'PackRISInputs to add LoadObjectsMask before.')
+    dataset.with_objects = True
+    dataset.pipeline.insert(types.index('PackRISInputs'), dict(type='LoadObjectsMask'))
 
 
 def _apply_instrument(args: argparse.Namespace, cfg) -> None:

@@ -16,11 +16,12 @@ from .formatting import PackRISInputs
 from .image_loading import LoadRISImageFromFile, diagnose_image_bytes
 from .image_corruptions import BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS
 from .loading import LoadReferringMask, decode_segmentation
+from .objects_mask import LoadObjectsMask
 from .occlude_referent import OccludeReferent
 from .text import SampleExpression, TokenizeExpression
 
 __all__ = [
     'LoadRISImageFromFile', 'diagnose_image_bytes', 'LoadReferringMask', 'decode_segmentation',
     'SampleExpression', 'TokenizeExpression', 'PackRISInputs', 'Corrupt', 'OccludeReferent',
-    'BENCHMARK_CORRUPTIONS', 'HELD_OUT_CORRUPTIONS'
+    'BENCHMARK_CORRUPTIONS', 'HELD_OUT_CORRUPTIONS', 'LoadObjectsMask'
 ]

@@ -21,6 +21,7 @@ class PackRISInputs(BaseTransform):
 
     - img (np.ndarray): ``[H, W, C]`` or ``[H, W]`` (BGR as loaded by ``LoadImageFromFile``)
     - gt_seg_map (np.ndarray, optional): ``[H', W']`` with 0/1 (255 = ignore)
+    - gt_objects_map (np.ndarray, optional): ``[H, W]`` 0/1, all objects (``LoadObjectsMask``)
     - text_token_ids (np.ndarray, optional): int ``[L]``
     - text_attention_mask (np.ndarray, optional): int ``[L]``
     - the ``meta_keys`` that are present
@@ -30,9 +31,9 @@ class PackRISInputs(BaseTransform):
     - inputs (torch.Tensor): ``[C, H, W]`` contiguous, dtype of ``img`` (uint8 as loaded);
       a 2-D grayscale image gives ``[1, H, W]``.
     - data_samples (SegDataSample): ``gt_sem_seg`` (``PixelData``, int64 ``[1, H', W']``) when
-      ``gt_seg_map`` is present; the data fields ``text_token_ids`` and
-      ``text_attention_mask`` (int64 ``[L]``, moved to the device with the sample); the
-      metainfo of the ``meta_keys`` present in ``results``.
+      ``gt_seg_map`` is present, ``gt_objects`` likewise from ``gt_objects_map``; the data
+      fields ``text_token_ids`` and ``text_attention_mask`` (int64 ``[L]``, moved to the
+      device with the sample); the metainfo of the ``meta_keys`` present in ``results``.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo when present. Defaults to
@@ -73,6 +74,10 @@ class PackRISInputs(BaseTransform):
                                       f'should be [H, W], got shape {gt.shape}.')
             data_sample.gt_sem_seg = PixelData(
                 data=torch.from_numpy(gt[None].astype(np.int64)))
+        if 'gt_objects_map' in results:  # LoadObjectsMask (oracle ablations)
+            data_sample.gt_objects = PixelData(
+                data=torch.from_numpy(np.asarray(results['gt_objects_map'])[None].astype(
+                    np.int64)))
         for key in _TOKEN_FIELDS:
             if key in results:
                 data_sample.set_field(

@@ -1,7 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Alignment-aware Filtering Mask (AFM): the block mask of the AMLRIS paper."""
 import math
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,11 @@ class AlignmentAwareFilter(BaseBlockFilter):
       lies in it. Dense weak sets then mask nearly every weak block (the density trap of
       ``docs/en/aml.md``).
 
+    ``count`` (block granularity only) replaces ``rho``: ``round(count * G)`` of the ``G``
+    blocks of the image are masked, drawn among the weak ones (all weak blocks when there are
+    fewer), so that settings whose weak sets differ in size hide the same share of the image
+    (the oracle ablations).
+
     ``mode='random'`` masks the same number of blocks per image as ``'aml'`` would, drawn
     uniformly among **all** blocks (the paper's "+ Random Mask" ablation); ``mode='none'``
     masks nothing but still reports the weak set and the statistics.
@@ -41,6 +46,8 @@ class AlignmentAwareFilter(BaseBlockFilter):
         block_size (int | tuple[int, int]): Mask block ``(bh, bw)``. Defaults to 32.
         granularity (str): ``'block'`` or ``'pixel'``. Defaults to ``'block'``.
         mode (str): ``'aml'``, ``'random'`` or ``'none'``. Defaults to ``'aml'``.
+        count (float, optional): Share of all blocks to mask, in ``[0, 1]``, instead of
+            ``rho`` of the weak ones. Defaults to None (``rho``).
         init_cfg (dict, optional): Unused (no parameters).
     """
 
@@ -50,6 +57,7 @@ class AlignmentAwareFilter(BaseBlockFilter):
                  block_size: Union[int, Sequence[int]] = 32,
                  granularity: str = 'block',
                  mode: str = 'aml',
+                 count: Optional[float] = None,
                  init_cfg=None) -> None:
         super().__init__(block_size, init_cfg=init_cfg)
         name = type(self).__name__
@@ -64,6 +72,11 @@ class AlignmentAwareFilter(BaseBlockFilter):
                              f'be in [0, 1], got {rho!r}.')
         if not math.isfinite(tau):
             raise ValueError(f'{name}: tau must be finite, got {tau!r}.')
+        if count is not None and not (granularity == 'block' and 0.0 <= count <= 1.0):
+            raise ValueError(f"{name}: count (a share of all blocks, in [0, 1]) needs "
+                             f"granularity='block', got count={count!r} with "
+                             f'granularity={granularity!r}.')
+        self.count = None if count is None else float(count)
         self.tau = float(tau)
         self.rho = float(rho)
         self.granularity = granularity
@@ -72,7 +85,8 @@ class AlignmentAwareFilter(BaseBlockFilter):
 
     def extra_repr(self) -> str:
         return (f'tau={self.tau}, rho={self.rho}, block_size={self.block_size}, '
-                f'granularity={self.granularity!r}, mode={self.mode!r}')
+                f'granularity={self.granularity!r}, mode={self.mode!r}' +
+                ('' if self.count is None else f', count={self.count}'))
 
     def check_image_size(self, height: int, width: int) -> None:
         """Refuse images smaller than one block: a masked block would hide all of it.
@@ -107,7 +121,11 @@ class AlignmentAwareFilter(BaseBlockFilter):
             pooled = pool_blocks(score_pix[:, 0], self.block_size, 'mean')
             weak_blocks = pooled < self.tau  # [B, Gh, Gw]
             flat = weak_blocks.flatten(1)
-            counts = (flat.sum(dim=1).double() * self.rho + 0.5).floor().long()
+            if self.count is None:
+                counts = (flat.sum(dim=1).double() * self.rho + 0.5).floor().long()
+            else:  # a fixed share of all blocks, as far as the weak set allows
+                wanted = math.floor(self.count * flat.shape[1] + 0.5)
+                counts = flat.sum(dim=1).clamp(max=wanted).long()
             masked = draw_without_replacement(flat, counts).view_as(weak_blocks)
             weak_mask = expand_blocks(weak_blocks, image_size, self.block_size)
             return masked, weak_mask, weak_blocks
