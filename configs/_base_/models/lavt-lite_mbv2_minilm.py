@@ -1,8 +1,9 @@
 # A light early-fusion RIS model for the CPU, built like LAVT: the ImageNet MobileNetV2 of
 # lite_mbv2_minilm.py (weights converted by tools/setup_env.sh) with LAVT's pixel-word
-# fusion and language gate after each of its four output layers (strides 4, 8, 16, 32: 24, 32, 96 and 320 channels), the pretrained MiniLM-L6
-# text encoder (hidden 384), and LAVT's top-down decoder. The expression enters the backbone,
-# so the text is encoded first (docs/en/aml.md#early-fusion-backbones).
+# fusion and language gate after each of its four output layers (strides 4, 8, 16, 32: 24, 32,
+# 96 and 320 channels), the pretrained MiniLM-L6 text encoder (hidden 384), and LAVT's
+# top-down decoder. The expression enters the backbone, so the text is encoded first
+# (docs/en/aml.md#early-fusion-backbones).
 # Loss: CE with weights [0.9, 1.1] plus an object Dice term, as the other SynRef models (with
 # CE alone a light model sits on "all background" for hundreds of iterations on SynRef).
 # AML is off here (the baseline); configs/amlris/ turn it on with model.aml.
