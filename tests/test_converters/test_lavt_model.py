@@ -119,8 +119,14 @@ def test_whole_model_inference_matches_the_official_model(model, official):
     ours64 = eval_logits(model, official, torch.float64)
     assert ours64.shape == official['eval_logits_fp64'].shape
     assert (ours64 - official['eval_logits_fp64']).abs().max() <= 1e-10
-    # fp32: within the official code's own fp32 rounding (see test_backbones_lavt_swin.py)
-    assert (eval_logits(model, official) - official['eval_logits']).abs().max() <= 1e-4
+    # fp32: no further from the exact (fp64) logits than the official code's own fp32 run is
+    # (1.03e-4 on the machine that recorded it; ours: 5.5e-5 with AVX2 kernels, 5.9e-5 with
+    # AVX-512 ones). A direct fp32-to-fp32 bound depends on both machines' kernels: 7.3e-5
+    # (AVX2) and 1.2e-4 (AVX-512 Xeon) were measured.
+    ours32 = eval_logits(model, official)
+    official_error = (official['eval_logits'] - official['eval_logits_fp64']).abs().max()
+    assert (ours32 - official['eval_logits_fp64']).abs().max() <= official_error
+    assert (ours32 - official['eval_logits']).abs().max() <= 2 * official_error
 
 
 def test_training_step_matches_the_official_loss_gradients_and_bn_statistics(official):

@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """``Corrupt``: one ImageNet-C corruption of the loaded image (robustness benchmarks)."""
+import os.path as osp
 import zlib
 
 import numpy as np
@@ -11,8 +12,10 @@ from .image_corruptions import check_corruption, corrupt_image
 
 def sample_seed(results: dict, *keys) -> int:
     """A per-image seed: the same image gets the same draw in every expression, process and
-    run, whatever the order (``img_path`` and ``keys`` hashed)."""
-    text = '|'.join(str(k) for k in (results.get('img_path'), *keys))
+    run, whatever the order or the folder the dataset lives in (the image's file name and
+    ``keys`` hashed)."""
+    name = osp.basename(str(results.get('img_path')))
+    text = '|'.join(str(k) for k in (name, *keys))
     return zlib.crc32(text.encode('utf-8'))
 
 
@@ -22,15 +25,16 @@ class Corrupt(BaseTransform):
 
     Place it right after ``LoadRISImageFromFile``, as mmdet's robustness benchmark does: the
     corruption sees the image at its original size, before any resize, and the GT is not
-    touched. The randomness (noise, frost crop ...) is seeded per image
-    (:func:`sample_seed`), so a run is reproducible. See
+    touched. The randomness (noise, frost crop ...) is seeded per image and corruption
+    (:func:`sample_seed`), the same for every severity, so a run is reproducible and the
+    severities of one image differ only in strength. See
     :mod:`mmamlris.datasets.transforms.image_corruptions` for the names and how the package
     runs on NumPy 2.
 
     Required Keys:
 
     - img (np.uint8): ``[H, W, 3]`` BGR (as loaded), at least 32x32
-    - img_path (str, optional): seeds the randomness
+    - img_path (str, optional): its file name seeds the randomness
 
     Modified Keys:
 
@@ -54,7 +58,7 @@ class Corrupt(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Replace ``results['img']`` by its corrupted version."""
-        seed = sample_seed(results, self.corruption, self.severity, self.seed)
+        seed = sample_seed(results, self.corruption, self.seed)  # one draw for all severities
         rgb = np.ascontiguousarray(results['img'][..., ::-1])
         results['img'] = np.ascontiguousarray(
             corrupt_image(rgb, self.corruption, self.severity, seed)[..., ::-1])

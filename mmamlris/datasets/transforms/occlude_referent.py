@@ -29,7 +29,8 @@ class OccludeReferent(BaseTransform):
     straight edge -- take the colours of a random texture. No pixel outside the object
     changes, so the occlusion is confined to the object and its share of the object is
     exact. An expression without target (gRefCOCO) leaves the image unchanged. For several
-    targets the union is occluded. Randomness is seeded per image and expression.
+    targets the union is occluded. Randomness is seeded per image and referred object, the
+    same for every fraction: a smaller occlusion of an object lies inside a larger one.
 
     Place it right after ``LoadRISImageFromFile``: the referred mask is decoded from the
     annotation at the original size, as ``LoadReferringMask`` does (the GT that the metric
@@ -80,7 +81,7 @@ class OccludeReferent(BaseTransform):
         ys, xs = np.nonzero(mask)
         if len(ys):
             rng = np.random.default_rng(
-                sample_seed(results, results.get('ref_id'), self.fraction, self.seed))
+                sample_seed(results, results.get('ref_id'), self.seed))
             angle = rng.uniform(0.0, 2.0 * math.pi)
             projection = xs * math.cos(angle) + ys * math.sin(angle)
             count = math.ceil(self.fraction * len(ys))

@@ -13,11 +13,12 @@ from mmamlris.datasets.transforms import (BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUP
 from mmamlris.datasets.transforms import image_corruptions
 from mmamlris.utils import InputValueError
 
-# Monotone in every step on these SynRef images; glass blur, snow, frost and fog are not
-# (their parameters do not all grow from one severity to the next, and each severity draws
-# its own random layer).
+# Monotone in every step on these SynRef images (one random draw per image for all
+# severities). Glass blur, snow and frost are not: their parameters do not all grow from one
+# severity to the next (ImageNet-C's tables), and frost's blend can even end nearer the clean
+# image at severity 5 than at 1 (it darkens the image less than it adds frost).
 STEPWISE_MONOTONE = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur',
-                     'motion_blur', 'zoom_blur', 'brightness', 'contrast',
+                     'motion_blur', 'zoom_blur', 'fog', 'brightness', 'contrast',
                      'elastic_transform', 'pixelate', 'jpeg_compression')
 
 
@@ -57,7 +58,8 @@ def test_higher_severity_moves_the_image_further(name, synref_samples):
         clean = results['img']
         distances = [_distance(Corrupt(name, s)(dict(results))['img'], clean)
                      for s in (1, 2, 3, 4, 5)]
-        assert distances[4] > distances[0], distances
+        if name != 'frost':
+            assert distances[4] > distances[0], distances
         if name in STEPWISE_MONOTONE:
             assert all(b > a for a, b in zip(distances, distances[1:])), distances
 
@@ -67,8 +69,8 @@ def test_the_corruption_is_applied_to_rgb_and_returned_as_bgr(synref_samples):
     # package's own call on the RGB image
     results = dict(synref_samples[0])
     bgr = results['img']
-    seed = __import__('mmamlris.datasets.transforms.corrupt', fromlist=['x']).sample_seed(
-        results, 'saturate', 2, 0)
+    from mmamlris.datasets.transforms.corrupt import sample_seed
+    seed = sample_seed(results, 'saturate', 0)  # saturate draws nothing; the seed is the same
     expected = image_corruptions.corrupt_image(np.ascontiguousarray(bgr[..., ::-1]),
                                                'saturate', 2, seed)[..., ::-1]
     assert np.array_equal(Corrupt('saturate', 2)(dict(results))['img'], expected)
@@ -129,12 +131,14 @@ def test_occlusion_is_confined_to_the_object_and_covers_the_fraction(fraction, s
         assert 'gt_seg_map' not in out  # the GT is loaded later by the pipeline, unchanged
 
 
-def test_occlusion_grows_with_the_fraction_and_is_one_connected_side(synref_samples):
+def test_occlusion_grows_with_the_fraction_nested_on_one_side(synref_samples):
     results = synref_samples[0]
     clean = results['img']
     covered = [(OccludeReferent(f)(dict(results))['img'] != clean).any(-1)
                for f in (0.1, 0.3, 0.5)]
     assert covered[0].sum() < covered[1].sum() < covered[2].sum()
+    # one edge direction per object: a smaller occlusion lies inside a larger one
+    assert not (covered[0] & ~covered[1]).any() and not (covered[1] & ~covered[2]).any()
     # the part on one side of a straight edge: one region (two where a concave shape splits)
     import cv2
     count, _ = cv2.connectedComponents(covered[2].astype(np.uint8))

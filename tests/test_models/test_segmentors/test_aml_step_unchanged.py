@@ -1,5 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""One fixed-seed training step gives bit-identical losses before and after the seam refactor.
+"""One fixed-seed training step gives the losses of the code before the seam refactor.
 
 ``tests/data/aml_step/losses_before_seams.pt`` holds the loss dicts (losses and AML
 statistics) of ``AMLSegmentor.loss`` for the settings below, written by the code of commit
@@ -9,6 +9,11 @@ training mode, on ``demo_ris_inputs(batch_size=2, image_shapes=((64, 64), (64, 9
 through the data preprocessor, with ``torch.manual_seed(1)`` before the loss. The settings
 are written here in today's form (the level a scorer reads is ``aml.scorer.in_index``, where
 that commit had the segmentor's ``aml_feat_index``; the oracle's block is stated).
+
+On the kind of machine that wrote the file (2-core AMD EPYC, torch's AVX2 kernels) the losses
+are bit-identical. Other CPUs round some reductions differently (torch picks AVX-512 kernels
+where it can): on an AVX-512 Intel Xeon the largest difference measured was 8.5e-7 relative
+(``aml_score_mean``), so values agree exactly or within :data:`RTOL`.
 """
 import copy
 import os.path as osp
@@ -21,6 +26,7 @@ from mmamlris.testing.ris_inputs import demo_ris_inputs, tiny_aml_cfg, tiny_segm
 
 REFERENCE = osp.join(osp.dirname(__file__), '..', '..', 'data', 'aml_step',
                      'losses_before_seams.pt')
+RTOL = 5e-6
 RELEASED = dict(scorer=dict(type='ReleasedRelevanceScorer'),
                 filter=dict(type='ReleasedBlockFilter', block_size=16))
 SETTINGS = {
@@ -56,15 +62,22 @@ def reference():
     return torch.load(REFERENCE, weights_only=True)
 
 
+def same(value: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Bit-identical, or within :data:`RTOL` (another CPU's rounding)."""
+    value = value.detach()
+    return torch.equal(value, expected) or torch.allclose(
+        value.double(), expected.double(), rtol=RTOL, atol=0.0)
+
+
 @pytest.mark.parametrize('name', list(SETTINGS))
-def test_training_step_losses_are_bit_identical(name, reference):
+def test_training_step_losses_are_unchanged(name, reference):
     losses = step_losses(SETTINGS[name])
     assert list(losses) == list(reference[name])
     for key, value in reference[name].items():
-        assert torch.equal(losses[key].detach(), value), (name, key, losses[key], value)
+        assert same(losses[key], value), (name, key, losses[key], value)
 
 
 def test_a_changed_step_is_caught(reference):
     # the same PatchMax step with another filter draw (tau) no longer matches
     losses = step_losses(dict(aml=tiny_aml_cfg(tau=0.6)))
-    assert any(not torch.equal(losses[k].detach(), v) for k, v in reference['patchmax'].items())
+    assert any(not same(losses[k], v) for k, v in reference['patchmax'].items())
