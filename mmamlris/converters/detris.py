@@ -1,17 +1,21 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""DETRIS (jiaqihuang01/DETRIS) weights to mmamlris names: first piece, the dense adapters.
+"""DETRIS (jiaqihuang01/DETRIS) weights to mmamlris names: the adapters and the DINOv2.
 
 An official adapter lives at ``dinov2.blocks.{i}.adapter.*`` (``DenseAligner``) or
 ``txt_backbone.transformer.resblocks.{i}.adapter.*`` (``TextAdapter``); inside one, the keys
 map onto :class:`mmamlris.models.layers.DenseAligner` / ``DenseTextAdapter`` by
-:data:`DETRIS_ADAPTER_RENAMES`. The whole-model converter builds on this.
+:data:`DETRIS_ADAPTER_RENAMES`. :func:`convert_detris_dinov2` maps DINOv2's own layout (the
+one DETRIS vendors and ``dinov2_vitb14_reg4_pretrain.pth`` uses) onto
+:class:`mmamlris.models.backbones.DETRISDinov2` (``transformers``' names under ``model.``,
+the aligners under ``aligners.{i}.``). The whole-model converter builds on these.
 """
 import re
 from typing import Dict, Tuple
 
 from torch import Tensor
 
-__all__ = ['DETRIS_ADAPTER_RENAMES', 'convert_detris_adapter', 'rename_detris_adapter_key']
+__all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'convert_detris_adapter',
+           'convert_detris_dinov2', 'rename_detris_adapter_key']
 
 # Regular expressions on a key inside one adapter, first match wins.
 DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -38,3 +42,46 @@ def rename_detris_adapter_key(key: str) -> str:
 def convert_detris_adapter(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """One official adapter's state dict with our keys (same tensors)."""
     return {rename_detris_adapter_key(k): v for k, v in state_dict.items()}
+
+
+# DINOv2's keys (facebookresearch layout) to transformers' Dinov2WithRegistersModel; the
+# fused ``attn.qkv`` is split into ``q_proj``, ``k_proj``, ``v_proj`` (rows in that order).
+DINOV2_RENAMES: Tuple[Tuple[str, str], ...] = (
+    (r'^(cls_token|register_tokens|mask_token)$', r'embeddings.\1'),
+    (r'^pos_embed$', 'embeddings.position_embeddings'),
+    (r'^patch_embed\.proj\.', 'embeddings.patch_embeddings.projection.'),
+    (r'^blocks\.(\d+)\.norm(1|2)\.', r'encoder.layer.\1.norm\2.'),
+    (r'^blocks\.(\d+)\.attn\.proj\.', r'encoder.layer.\1.attention.o_proj.'),
+    (r'^blocks\.(\d+)\.ls(1|2)\.gamma$', r'encoder.layer.\1.layer_scale\2.lambda1'),
+    (r'^blocks\.(\d+)\.mlp\.(fc1|fc2)\.', r'encoder.layer.\1.mlp.\2.'),
+    (r'^norm\.', 'layernorm.'),
+)
+_QKV = re.compile(r'^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$')
+_ADAPTER = re.compile(r'^blocks\.(\d+)\.adapter\.(.+)$')
+
+
+def convert_detris_dinov2(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """DETRIS's ``dinov2.*`` weights (prefix removed) as :class:`DETRISDinov2` keys.
+
+    Raises:
+        KeyError: For a key of no known part (named).
+    """
+    out: Dict[str, Tensor] = {}
+    for key, value in state_dict.items():
+        qkv = _QKV.match(key)
+        adapter = _ADAPTER.match(key)
+        if qkv:
+            block, kind = qkv.groups()
+            for name, part in zip(('q_proj', 'k_proj', 'v_proj'), value.chunk(3, dim=0)):
+                out[f'model.encoder.layer.{block}.attention.{name}.{kind}'] = part.clone()
+        elif adapter:
+            block, rest = adapter.groups()
+            out[f'aligners.{block}.{rename_detris_adapter_key(rest)}'] = value
+        else:
+            for pattern, repl in DINOV2_RENAMES:
+                if re.match(pattern, key):
+                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
+                    break
+            else:
+                raise KeyError(f'{key!r} belongs to no part of DETRIS\'s DINOv2.')
+    return out
