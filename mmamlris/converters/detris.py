@@ -7,15 +7,18 @@ map onto :class:`mmamlris.models.layers.DenseAligner` / ``DenseTextAdapter`` by
 :data:`DETRIS_ADAPTER_RENAMES`. :func:`convert_detris_dinov2` maps DINOv2's own layout (the
 one DETRIS vendors and ``dinov2_vitb14_reg4_pretrain.pth`` uses) onto
 :class:`mmamlris.models.backbones.DETRISDinov2` (``transformers``' names under ``model.``,
-the aligners under ``aligners.{i}.``). The whole-model converter builds on these.
+the aligners under ``aligners.{i}.``) and :func:`convert_detris_clip_text` CLIP's text tower
+(``txt_backbone.*``) onto :class:`mmamlris.models.text_encoders.DETRISCLIPText`. The
+whole-model converter builds on these.
 """
 import re
 from typing import Dict, Tuple
 
 from torch import Tensor
 
-__all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'convert_detris_adapter',
-           'convert_detris_dinov2', 'rename_detris_adapter_key']
+__all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'CLIP_TEXT_RENAMES',
+           'convert_detris_adapter', 'convert_detris_clip_text', 'convert_detris_dinov2',
+           'rename_detris_adapter_key']
 
 # Regular expressions on a key inside one adapter, first match wins.
 DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -84,4 +87,52 @@ def convert_detris_dinov2(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
                     break
             else:
                 raise KeyError(f'{key!r} belongs to no part of DETRIS\'s DINOv2.')
+    return out
+
+
+# CLIP's text tower (OpenAI layout, as DETRIS's txt_backbone) to transformers'
+# CLIPTextModelWithProjection; ``attn.in_proj_*`` is split into q / k / v, and the projection
+# matrix ``x @ P`` becomes a Linear weight ``P.T``.
+CLIP_TEXT_RENAMES: Tuple[Tuple[str, str], ...] = (
+    (r'^token_embedding\.', 'text_model.embeddings.token_embedding.'),
+    (r'^positional_embedding$', 'text_model.embeddings.position_embedding.weight'),
+    (r'^transformer\.resblocks\.(\d+)\.attn\.out_proj\.',
+     r'text_model.encoder.layers.\1.self_attn.out_proj.'),
+    (r'^transformer\.resblocks\.(\d+)\.ln_(1|2)\.', r'text_model.encoder.layers.\1.layer_norm\2.'),
+    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.', r'text_model.encoder.layers.\1.mlp.fc1.'),
+    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.', r'text_model.encoder.layers.\1.mlp.fc2.'),
+    (r'^ln_final\.', 'text_model.final_layer_norm.'),
+)
+_IN_PROJ = re.compile(r'^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$')
+_TEXT_ADAPTER = re.compile(r'^transformer\.resblocks\.(\d+)\.adapter\.(.+)$')
+
+
+def convert_detris_clip_text(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """DETRIS's ``txt_backbone.*`` text weights (prefix removed; ``visual.*`` and
+    ``logit_scale`` are not passed) as :class:`DETRISCLIPText` keys.
+
+    Raises:
+        KeyError: For a key of no known part (named).
+    """
+    out: Dict[str, Tensor] = {}
+    for key, value in state_dict.items():
+        in_proj = _IN_PROJ.match(key)
+        adapter = _TEXT_ADAPTER.match(key)
+        if in_proj:
+            layer, kind = in_proj.groups()
+            for name, part in zip(('q_proj', 'k_proj', 'v_proj'), value.chunk(3, dim=0)):
+                out[f'model.text_model.encoder.layers.{layer}.self_attn.{name}.{kind}'] = \
+                    part.clone()
+        elif adapter:
+            layer, rest = adapter.groups()
+            out[f'adapters.{layer}.{rename_detris_adapter_key(rest)}'] = value
+        elif key == 'text_projection':
+            out['model.text_projection.weight'] = value.t().contiguous()
+        else:
+            for pattern, repl in CLIP_TEXT_RENAMES:
+                if re.match(pattern, key):
+                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
+                    break
+            else:
+                raise KeyError(f'{key!r} belongs to no part of DETRIS\'s CLIP text tower.')
     return out
