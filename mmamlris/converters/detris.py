@@ -17,8 +17,8 @@ from typing import Dict, Tuple
 from torch import Tensor
 
 __all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'CLIP_TEXT_RENAMES',
-           'convert_detris_adapter', 'convert_detris_clip_text', 'convert_detris_dinov2',
-           'rename_detris_adapter_key']
+           'DETRIS_HEAD_RENAMES', 'convert_detris_adapter', 'convert_detris_clip_text',
+           'convert_detris_dinov2', 'convert_detris_head', 'rename_detris_adapter_key']
 
 # Regular expressions on a key inside one adapter, first match wins.
 DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -136,3 +136,45 @@ def convert_detris_clip_text(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]
             else:
                 raise KeyError(f'{key!r} belongs to no part of DETRIS\'s CLIP text tower.')
     return out
+
+
+# DETRIS's neck / decoder / proj (CRIS's) onto SentenceGatedNeck, VLTransformerDecoder and
+# DynamicConvProjector under ``neck.``, ``decoder.`` and ``projector.``: first the keys whose
+# index changes (``nn.Sequential`` positions 0 / 1 become ``conv`` / ``bn``; the three fusion
+# levels 3, 4, 5 become 0, 1, 2), then plain renames.
+_CONV_BN = {'0': 'conv', '1': 'bn'}
+_INDEXED_HEAD_RULES = (
+    (r'^neck\.fusion(3|4|5)\.multihead_attn\.',
+     lambda m: f'neck.gates.{int(m.group(1)) - 3}.'),
+    (r'^neck\.f(3|4|5)_proj\.(0|1)\.',
+     lambda m: f'neck.level_proj.{int(m.group(1)) - 3}.{_CONV_BN[m.group(2)]}.'),
+    (r'^neck\.aggr\.(0|1)\.', lambda m: f'neck.aggr.{_CONV_BN[m.group(1)]}.'),
+    (r'^neck\.coordconv\.0\.conv1\.(0|1)\.',
+     lambda m: f'neck.coord_conv.0.{_CONV_BN[m.group(1)]}.'),
+    (r'^neck\.coordconv\.1\.(0|1)\.', lambda m: f'neck.coord_conv.1.{_CONV_BN[m.group(1)]}.'),
+    (r'^proj\.vis\.(1|3)\.(0|1)\.',
+     lambda m: f'projector.vis.{m.group(1)}.{_CONV_BN[m.group(2)]}.'),
+)
+DETRIS_HEAD_RENAMES: Tuple[Tuple[str, str], ...] = (
+    (r'^neck\.txt_proj\.', 'neck.text_proj.'),
+    (r'^decoder\.layers\.(\d+)\.multihead_attn\.', r'decoder.layers.\1.cross_attn.'),
+    (r'^decoder\.', 'decoder.'),
+    (r'^proj\.(vis\.4|txt)\.', r'projector.\1.'),
+)
+
+
+def _rename_head(key: str) -> str:
+    """Our name of one key of DETRIS's ``neck.*``, ``decoder.*`` or ``proj.*``."""
+    for pattern, build in _INDEXED_HEAD_RULES:
+        match = re.match(pattern, key)
+        if match:
+            return build(match) + key[match.end():]
+    for pattern, repl in DETRIS_HEAD_RENAMES:
+        if re.match(pattern, key):
+            return re.sub(pattern, repl, key, count=1)
+    raise KeyError(f'{key!r} belongs to no part of DETRIS\'s neck, decoder or projector.')
+
+
+def convert_detris_head(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """DETRIS's ``neck.*``, ``decoder.*`` and ``proj.*`` weights with our keys."""
+    return {_rename_head(k): v for k, v in state_dict.items()}
