@@ -63,31 +63,43 @@ _QKV = re.compile(r'^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$')
 _ADAPTER = re.compile(r'^blocks\.(\d+)\.adapter\.(.+)$')
 
 
+def _convert_tower(state_dict: Dict[str, Tensor], renames: Tuple[Tuple[str, str], ...],
+                   fused: Tuple[re.Pattern, str], adapter: Tuple[re.Pattern, str],
+                   what: str) -> Dict[str, Tensor]:
+    """A frozen transformer's keys, under ``model.``: a fused q/k/v projection split into
+    three (``fused``: its pattern, the target with ``{index}``, ``{name}``, ``{kind}``), the
+    adapters of the blocks (``adapter``: their pattern, the target prefix with ``{index}``),
+    the rest renamed by ``renames``."""
+    out: Dict[str, Tensor] = {}
+    for key, value in state_dict.items():
+        qkv, adapted = fused[0].match(key), adapter[0].match(key)
+        if qkv:
+            index, kind = qkv.groups()
+            for name, part in zip(('q_proj', 'k_proj', 'v_proj'), value.chunk(3, dim=0)):
+                out[fused[1].format(index=index, name=name, kind=kind)] = part.clone()
+        elif adapted:
+            index, rest = adapted.groups()
+            out[adapter[1].format(index=index) + rename_detris_adapter_key(rest)] = value
+        else:
+            for pattern, repl in renames:
+                if re.match(pattern, key):
+                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
+                    break
+            else:
+                raise KeyError(f'{key!r} belongs to no part of DETRIS\'s {what}.')
+    return out
+
+
 def convert_detris_dinov2(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """DETRIS's ``dinov2.*`` weights (prefix removed) as :class:`DETRISDinov2` keys.
 
     Raises:
         KeyError: For a key of no known part (named).
     """
-    out: Dict[str, Tensor] = {}
-    for key, value in state_dict.items():
-        qkv = _QKV.match(key)
-        adapter = _ADAPTER.match(key)
-        if qkv:
-            block, kind = qkv.groups()
-            for name, part in zip(('q_proj', 'k_proj', 'v_proj'), value.chunk(3, dim=0)):
-                out[f'model.encoder.layer.{block}.attention.{name}.{kind}'] = part.clone()
-        elif adapter:
-            block, rest = adapter.groups()
-            out[f'aligners.{block}.{rename_detris_adapter_key(rest)}'] = value
-        else:
-            for pattern, repl in DINOV2_RENAMES:
-                if re.match(pattern, key):
-                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
-                    break
-            else:
-                raise KeyError(f'{key!r} belongs to no part of DETRIS\'s DINOv2.')
-    return out
+    return _convert_tower(
+        state_dict, DINOV2_RENAMES,
+        (_QKV, 'model.encoder.layer.{index}.attention.{name}.{kind}'),
+        (_ADAPTER, 'aligners.{index}.'), 'DINOv2')
 
 
 # CLIP's text tower (OpenAI layout, as DETRIS's txt_backbone) to transformers'
@@ -114,27 +126,14 @@ def convert_detris_clip_text(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]
     Raises:
         KeyError: For a key of no known part (named).
     """
-    out: Dict[str, Tensor] = {}
-    for key, value in state_dict.items():
-        in_proj = _IN_PROJ.match(key)
-        adapter = _TEXT_ADAPTER.match(key)
-        if in_proj:
-            layer, kind = in_proj.groups()
-            for name, part in zip(('q_proj', 'k_proj', 'v_proj'), value.chunk(3, dim=0)):
-                out[f'model.text_model.encoder.layers.{layer}.self_attn.{name}.{kind}'] = \
-                    part.clone()
-        elif adapter:
-            layer, rest = adapter.groups()
-            out[f'adapters.{layer}.{rename_detris_adapter_key(rest)}'] = value
-        elif key == 'text_projection':
-            out['model.text_projection.weight'] = value.t().contiguous()
-        else:
-            for pattern, repl in CLIP_TEXT_RENAMES:
-                if re.match(pattern, key):
-                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
-                    break
-            else:
-                raise KeyError(f'{key!r} belongs to no part of DETRIS\'s CLIP text tower.')
+    state_dict = dict(state_dict)
+    projection = state_dict.pop('text_projection', None)
+    out = _convert_tower(
+        state_dict, CLIP_TEXT_RENAMES,
+        (_IN_PROJ, 'model.text_model.encoder.layers.{index}.self_attn.{name}.{kind}'),
+        (_TEXT_ADAPTER, 'adapters.{index}.'), 'CLIP text tower')
+    if projection is not None:
+        out['model.text_projection.weight'] = projection.t().contiguous()
     return out
 
 

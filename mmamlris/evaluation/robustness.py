@@ -16,7 +16,7 @@ does, following mmdet's ``test_robustness.py``:
 """
 import copy
 import statistics
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, Iterator, List, Mapping, Sequence
 
 from mmamlris.datasets.transforms import BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS
 from mmamlris.utils import InputValueError
@@ -66,50 +66,41 @@ def degradation_transform(corruption: str, severity: int, seed: int = 0) -> dict
     return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed)
 
 
+def _datasets(dataset: dict) -> Iterator[dict]:
+    """Every dataset config inside ``dataset``, wrappers included (``ConcatDataset``'s
+    ``datasets``, ``RepeatDataset``'s ``dataset``), children first."""
+    for child in dataset.get('datasets', []) or []:
+        yield from _datasets(child)
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _datasets(dataset['dataset'])
+    yield dataset
+
+
 def with_degradation(dataloader: Mapping, transform: dict) -> dict:
     """A copy of ``dataloader`` whose every pipeline applies ``transform`` right after
     ``LoadRISImageFromFile`` (through ``ConcatDataset`` and other wrappers)."""
     dataloader = copy.deepcopy(dict(dataloader))
-    found = []
-
-    def visit(dataset: dict) -> None:
-        for child in dataset.get('datasets', []) or []:
-            visit(child)
-        if isinstance(dataset.get('dataset'), dict):
-            visit(dataset['dataset'])
-        pipeline = dataset.get('pipeline')
-        if pipeline is not None:
-            types = [step.get('type') for step in pipeline]
-            if LOADER not in types:
-                raise InputValueError(
-                    f'The test pipeline has no {LOADER} to corrupt the image after: '
-                    f'{types}.')
-            pipeline.insert(types.index(LOADER) + 1, copy.deepcopy(transform))
-            found.append(dataset)
-
-    visit(dataloader['dataset'])
-    if not found:
+    pipelines = [d['pipeline'] for d in _datasets(dataloader['dataset'])
+                 if d.get('pipeline') is not None]
+    if not pipelines:
         raise InputValueError('The dataloader config has no dataset with a pipeline.')
+    for pipeline in pipelines:
+        types = [step.get('type') for step in pipeline]
+        if LOADER not in types:
+            raise InputValueError(
+                f'The test pipeline has no {LOADER} to corrupt the image after: {types}.')
+        pipeline.insert(types.index(LOADER) + 1, copy.deepcopy(transform))
     return dataloader
 
 
 def with_data_root(dataloader: Mapping, data_root: str) -> dict:
     """A copy of ``dataloader`` whose every dataset reads ``data_root`` instead."""
     dataloader = copy.deepcopy(dict(dataloader))
-    found = []
-
-    def visit(dataset: dict) -> None:
-        for child in dataset.get('datasets', []) or []:
-            visit(child)
-        if isinstance(dataset.get('dataset'), dict):
-            visit(dataset['dataset'])
-        if 'data_root' in dataset:
-            dataset['data_root'] = data_root
-            found.append(dataset)
-
-    visit(dataloader['dataset'])
-    if not found:
+    datasets = [d for d in _datasets(dataloader['dataset']) if 'data_root' in d]
+    if not datasets:
         raise InputValueError('The dataloader config has no dataset with a data_root.')
+    for dataset in datasets:
+        dataset['data_root'] = data_root
     return dataloader
 
 

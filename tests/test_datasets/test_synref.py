@@ -266,23 +266,27 @@ def test_distractors_share_shape_or_colour(datasets):
     assert stats['same_colour_distractor_fraction'] >= 0.5
 
 
+def _colour_share(path, img, mask, colour):
+    """Share of the pixels inside ``mask`` (eroded by a pixel) nearest to ``colour``."""
+    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
+                        dtype=np.float32)[inner]
+    nearest = np.linalg.norm(pixels[:, None] - palette[None], axis=-1).argmin(1)
+    return np.mean([names[k] == colour for k in nearest])
+
+
 def test_referred_objects_are_visible_in_their_colour(datasets):
     """Inside each GT polygon (eroded by a pixel), the pixels have the annotated colour."""
     path, refs, anns, images = _big(datasets)
-    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
     for ref in refs:
         ann = anns[ref['ann_id']]
         img = images[ann['image_id']]
-        mask = _decode(ann, img)
-        inner = mask.copy()
-        inner[1:] &= mask[:-1]
-        inner[:-1] &= mask[1:]
-        inner[:, 1:] &= mask[:, :-1]
-        inner[:, :-1] &= mask[:, 1:]
-        pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
-                            dtype=np.float32)[inner]
-        nearest = np.linalg.norm(pixels[:, None] - palette[None], axis=-1).argmin(1)
-        share = np.mean([names[k] == ann['attributes']['colour'] for k in nearest])
+        share = _colour_share(path, img, _decode(ann, img), ann['attributes']['colour'])
         assert share >= 0.9, (ref, share)
 
 
@@ -452,20 +456,11 @@ def test_overlap_annotations_are_the_visible_regions(overlapping):
         by_image[ann['image_id']].append(mask)
     for masks in by_image.values():
         assert (np.sum(masks, axis=0) <= 1).all()
-    palette, names = np.array(list(RGB_OF.values()), dtype=np.float32), list(RGB_OF)
     for ref in refs:
         ann = anns[ref['ann_id']]
         img = images[ann['image_id']]
         mask = mask_utils.decode(ann['segmentation']).astype(bool)
-        inner = mask.copy()
-        inner[1:] &= mask[:-1]
-        inner[:-1] &= mask[1:]
-        inner[:, 1:] &= mask[:, :-1]
-        inner[:, :-1] &= mask[:, 1:]
-        pixels = np.asarray(Image.open(osp.join(path, 'images', img['file_name'])),
-                            dtype=np.float32)[inner]
-        nearest = np.linalg.norm(pixels[:, None] - palette[None], axis=-1).argmin(1)
-        assert np.mean([names[k] == ann['attributes']['colour'] for k in nearest]) >= 0.9
+        assert _colour_share(path, img, mask, ann['attributes']['colour']) >= 0.9
     assert 0.1 < stats['overlap']['referred_partly_hidden'] < 1.0
     assert 0.5 <= stats['overlap']['referred_visible_share'] < 1.0
 
