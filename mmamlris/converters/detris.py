@@ -18,7 +18,8 @@ from torch import Tensor
 
 __all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'CLIP_TEXT_RENAMES',
            'DETRIS_HEAD_RENAMES', 'convert_detris_adapter', 'convert_detris_clip_text',
-           'convert_detris_dinov2', 'convert_detris_head', 'rename_detris_adapter_key']
+           'convert_detris_dinov2', 'convert_detris_head', 'convert_detris_text_projection',
+           'rename_detris_adapter_key']
 
 # Regular expressions on a key inside one adapter, first match wins.
 DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -102,39 +103,43 @@ def convert_detris_dinov2(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
         (_ADAPTER, 'aligners.{index}.'), 'DINOv2')
 
 
-# CLIP's text tower (OpenAI layout, as DETRIS's txt_backbone) to transformers'
-# CLIPTextModelWithProjection; ``attn.in_proj_*`` is split into q / k / v, and the projection
-# matrix ``x @ P`` becomes a Linear weight ``P.T``.
+# CLIP's text tower (OpenAI layout, as DETRIS's txt_backbone) to the text transformer of
+# transformers' CLIP (``text_model``); ``attn.in_proj_*`` is split into q / k / v.
 CLIP_TEXT_RENAMES: Tuple[Tuple[str, str], ...] = (
-    (r'^token_embedding\.', 'text_model.embeddings.token_embedding.'),
-    (r'^positional_embedding$', 'text_model.embeddings.position_embedding.weight'),
+    (r'^token_embedding\.', 'embeddings.token_embedding.'),
+    (r'^positional_embedding$', 'embeddings.position_embedding.weight'),
     (r'^transformer\.resblocks\.(\d+)\.attn\.out_proj\.',
-     r'text_model.encoder.layers.\1.self_attn.out_proj.'),
-    (r'^transformer\.resblocks\.(\d+)\.ln_(1|2)\.', r'text_model.encoder.layers.\1.layer_norm\2.'),
-    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.', r'text_model.encoder.layers.\1.mlp.fc1.'),
-    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.', r'text_model.encoder.layers.\1.mlp.fc2.'),
-    (r'^ln_final\.', 'text_model.final_layer_norm.'),
+     r'encoder.layers.\1.self_attn.out_proj.'),
+    (r'^transformer\.resblocks\.(\d+)\.ln_(1|2)\.', r'encoder.layers.\1.layer_norm\2.'),
+    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_fc\.', r'encoder.layers.\1.mlp.fc1.'),
+    (r'^transformer\.resblocks\.(\d+)\.mlp\.c_proj\.', r'encoder.layers.\1.mlp.fc2.'),
+    (r'^ln_final\.', 'final_layer_norm.'),
 )
 _IN_PROJ = re.compile(r'^transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$')
 _TEXT_ADAPTER = re.compile(r'^transformer\.resblocks\.(\d+)\.adapter\.(.+)$')
 
 
 def convert_detris_clip_text(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """DETRIS's ``txt_backbone.*`` text weights (prefix removed; ``visual.*`` and
-    ``logit_scale`` are not passed) as :class:`DETRISCLIPText` keys.
+    """DETRIS's ``txt_backbone.*`` text weights (prefix removed; ``visual.*``,
+    ``logit_scale`` and ``text_projection`` are not passed: the projection belongs to the
+    decode head, :func:`convert_detris_text_projection`) as :class:`DETRISCLIPText` keys.
 
     Raises:
         KeyError: For a key of no known part (named).
     """
-    state_dict = dict(state_dict)
-    projection = state_dict.pop('text_projection', None)
-    out = _convert_tower(
+    if 'text_projection' in state_dict:
+        raise KeyError('text_projection belongs to the decode head (DETRISHead.text_projection):'
+                       ' convert it with convert_detris_text_projection.')
+    return _convert_tower(
         state_dict, CLIP_TEXT_RENAMES,
-        (_IN_PROJ, 'model.text_model.encoder.layers.{index}.self_attn.{name}.{kind}'),
+        (_IN_PROJ, 'model.encoder.layers.{index}.self_attn.{name}.{kind}'),
         (_TEXT_ADAPTER, 'adapters.{index}.'), 'CLIP text tower')
-    if projection is not None:
-        out['model.text_projection.weight'] = projection.t().contiguous()
-    return out
+
+
+def convert_detris_text_projection(projection: Tensor) -> Dict[str, Tensor]:
+    """CLIP's ``text_projection`` (``x @ P``) as ``DETRISHead.text_projection`` (a Linear
+    weight ``P.T``)."""
+    return {'text_projection.weight': projection.t().contiguous()}
 
 
 # DETRIS's neck / decoder / proj (CRIS's) onto SentenceGatedNeck, VLTransformerDecoder and

@@ -16,7 +16,8 @@ import os.path as osp
 import pytest
 import torch
 
-from mmamlris.converters import convert_detris_clip_text
+from mmamlris.converters import convert_detris_clip_text, convert_detris_text_projection
+from mmamlris.models.decode_heads import DETRISHead
 from mmamlris.models.text_encoders import DETRISCLIPText
 
 DATA = osp.join(osp.dirname(__file__), '..', 'data', 'detris_official', 'clip_text.pt')
@@ -32,8 +33,19 @@ def official():
 
 def build(official):
     model = DETRISCLIPText(TINY, adapter_layers=(0, 2), adapter_channels=16)
-    model.load_state_dict(convert_detris_clip_text(official['state']), strict=True)
+    state = {k: v for k, v in official['state'].items() if k != 'text_projection'}
+    model.load_state_dict(convert_detris_clip_text(state), strict=True)
     return model
+
+
+def sentence_of(official, words, mask):
+    """CLIP's sentence feature as DETRISHead computes it (its frozen copy of the projection,
+    the <eot> found as the last real token)."""
+    head = DETRISHead(in_channels=[16, 16, 16], in_index=[0, 1, 2], channels=32,
+                      text_channels=32, sentence_channels=24, num_heads=2, ffn_channels=32)
+    head.load_state_dict(convert_detris_text_projection(official['state']['text_projection']),
+                         strict=False)
+    return head.sentence(words, mask)
 
 
 def _close(ours, ref, rel=1e-5):
@@ -47,14 +59,14 @@ def test_words_and_sentence_match_the_official_tower(official):
     words, text_mask = model(ids, mask)
     assert torch.equal(text_mask, mask.bool())
     assert _close(words, official['eval_words'])
-    assert _close(model.sentence(words, ids), official['eval_sentence'])
+    assert _close(sentence_of(official, words, mask), official['eval_sentence'])
 
 
 def test_training_step_matches(official):
     model = build(official).train()
     ids = official['ids']
-    words, _ = model(ids, torch.ones_like(ids))
-    sentence = model.sentence(words, ids)
+    words, mask = model(ids, ids.ne(0))
+    sentence = sentence_of(official, words, mask)
     assert _close(words.detach(), official['train_words'])
     assert _close(sentence.detach(), official['train_sentence'])
     loss = words.square().mean() + sentence.square().mean()
@@ -77,11 +89,15 @@ def test_no_padding_mask_is_applied_and_only_adapters_train(official):
     assert trainable == {'adapters'}
     with pytest.raises(ValueError, match='takes no extra tokens'):
         model(ids, ids.ne(0), torch.zeros(1, 2, 32))
+    with pytest.raises(KeyError, match='text_projection belongs to the decode head'):
+        convert_detris_clip_text(official['state'])
+    assert not hasattr(model.model, 'text_projection')  # the head holds it
 
 
 def test_an_unsplit_qkv_order_is_caught(official):
-    state = convert_detris_clip_text(official['state'])
-    key = 'model.text_model.encoder.layers.1.self_attn.'
+    state = convert_detris_clip_text(
+        {k: v for k, v in official['state'].items() if k != 'text_projection'})
+    key = 'model.encoder.layers.1.self_attn.'
     state[key + 'k_proj.weight'], state[key + 'v_proj.weight'] = \
         state[key + 'v_proj.weight'], state[key + 'k_proj.weight']
     model = DETRISCLIPText(TINY, adapter_layers=(0, 2), adapter_channels=16)

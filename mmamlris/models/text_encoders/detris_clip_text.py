@@ -2,7 +2,6 @@
 """DETRIS's text tower: CLIP's text transformer, frozen, with trainable dense text adapters."""
 from typing import Dict, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -15,7 +14,8 @@ __all__ = ['DETRISCLIPText']
 
 @MODELS.register_module()
 class DETRISCLIPText(BaseModule):
-    """``transformers``' ``CLIPTextModelWithProjection`` (not a copy), frozen, with DETRIS's
+    """The text transformer of ``transformers``' CLIP (not a copy; the ``text_model`` of a
+    ``CLIPTextModelWithProjection``, whose projection is left out), frozen, with DETRIS's
     :class:`DenseTextAdapter` in some layers.
 
     As DETRIS runs CLIP's text tower: causal self-attention only -- **no padding mask** (the
@@ -30,7 +30,10 @@ class DETRISCLIPText(BaseModule):
 
         forward(ids, mask): words = final_layer_norm(encoder(embed(ids)))   # [B, L, C]
                             -> (words, mask)
-        sentence(words, ids) = words[b, argmax(ids[b])] @ text_projection   # the <eot> feature
+
+    CLIP's sentence feature (the ``<eot>`` word through the text projection) is computed by
+    the decode head (:class:`DETRISHead` keeps the projection), so that the text encoder keeps
+    the ``(words, mask)`` interface of every mmamlris text encoder.
 
     Args:
         clip (dict): ``CLIPTextConfig`` arguments (CLIP ViT-B/16's text tower:
@@ -55,16 +58,18 @@ class DETRISCLIPText(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import CLIPTextConfig, CLIPTextModelWithProjection
-        self.model = (CLIPTextModelWithProjection.from_pretrained(pretrained)
+        clip_model = (CLIPTextModelWithProjection.from_pretrained(pretrained)
                       if pretrained is not None else
                       CLIPTextModelWithProjection(CLIPTextConfig(**clip)))
-        layers = self.model.text_model.encoder.layers
+        self.model = clip_model.text_model  # embeddings, encoder, final_layer_norm
+        self.config = clip_model.config
+        layers = self.model.encoder.layers
         for index in adapter_layers:
             if not 0 <= index < len(layers):
                 raise ValueError(f'DETRISCLIPText: layer {index} does not exist (the tower has '
                                  f'{len(layers)} layers).')
         self.adapter_scale = float(adapter_scale)
-        width = self.model.config.hidden_size
+        width = self.config.hidden_size
         self.adapters = nn.ModuleDict(
             {str(i): DenseTextAdapter(width, adapter_channels) for i in adapter_layers})
         self._stream: Dict[str, Tensor] = {}
@@ -104,12 +109,7 @@ class DETRISCLIPText(BaseModule):
             raise ValueError('DETRISCLIPText takes no extra tokens (a decode head with visual '
                              'text prompts needs another text encoder).')
         try:
-            out = self.model.text_model(input_ids=input_ids)
+            out = self.model(input_ids=input_ids)
         finally:
             self._stream.clear()
         return out.last_hidden_state, attention_mask.bool()
-
-    def sentence(self, words: Tensor, input_ids: Tensor) -> Tensor:
-        """``[B, P]``: the ``<eot>`` word feature (the largest id) through the projection."""
-        eot = words[torch.arange(words.shape[0], device=words.device), input_ids.argmax(-1)]
-        return self.model.text_projection(eot)
