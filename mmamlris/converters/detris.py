@@ -12,7 +12,7 @@ the aligners under ``aligners.{i}.``) and :func:`convert_detris_clip_text` CLIP'
 whole-model converter builds on these.
 """
 import re
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from torch import Tensor
 
@@ -35,11 +35,19 @@ DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
 )
 
 
-def rename_detris_adapter_key(key: str) -> str:
-    """Our name of one key of an official ``DenseAligner`` / ``TextAdapter``."""
-    for pattern, repl in DETRIS_ADAPTER_RENAMES:
+def _first_rename(key: str, renames: Tuple[Tuple[str, str], ...]) -> Optional[str]:
+    """``key`` rewritten by the first of ``renames`` whose pattern matches, else None."""
+    for pattern, repl in renames:
         if re.match(pattern, key):
             return re.sub(pattern, repl, key, count=1)
+    return None
+
+
+def rename_detris_adapter_key(key: str) -> str:
+    """Our name of one key of an official ``DenseAligner`` / ``TextAdapter``."""
+    renamed = _first_rename(key, DETRIS_ADAPTER_RENAMES)
+    if renamed is not None:
+        return renamed
     raise KeyError(f'{key!r} belongs to no part of a DETRIS adapter.')
 
 
@@ -82,12 +90,10 @@ def _convert_tower(state_dict: Dict[str, Tensor], renames: Tuple[Tuple[str, str]
             index, rest = adapted.groups()
             out[adapter[1].format(index=index) + rename_detris_adapter_key(rest)] = value
         else:
-            for pattern, repl in renames:
-                if re.match(pattern, key):
-                    out['model.' + re.sub(pattern, repl, key, count=1)] = value
-                    break
-            else:
+            renamed = _first_rename(key, renames)
+            if renamed is None:
                 raise KeyError(f'{key!r} belongs to no part of DETRIS\'s {what}.')
+            out['model.' + renamed] = value
     return out
 
 
@@ -173,9 +179,9 @@ def _rename_head(key: str) -> str:
         match = re.match(pattern, key)
         if match:
             return build(match) + key[match.end():]
-    for pattern, repl in DETRIS_HEAD_RENAMES:
-        if re.match(pattern, key):
-            return re.sub(pattern, repl, key, count=1)
+    renamed = _first_rename(key, DETRIS_HEAD_RENAMES)
+    if renamed is not None:
+        return renamed
     raise KeyError(f'{key!r} belongs to no part of DETRIS\'s neck, decoder or projector.')
 
 
