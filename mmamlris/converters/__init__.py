@@ -2,9 +2,11 @@
 from .caris import (CARISConversion, convert_caris_state_dict, detect_caris_config,
                     load_official_checkpoint)
 from .detris import (CLIP_TEXT_RENAMES, DETRIS_ADAPTER_RENAMES, DETRIS_HEAD_RENAMES,
-                     DINOV2_RENAMES, convert_detris_adapter, convert_detris_clip_text,
-                     convert_detris_dinov2, convert_detris_head,
-                     convert_detris_text_projection, rename_detris_adapter_key)
+                     DINOV2_RENAMES, DETRISConversion, convert_detris_adapter,
+                     convert_detris_clip_text, convert_detris_dinov2, convert_detris_head,
+                     convert_detris_pretrained, convert_detris_state_dict,
+                     convert_detris_text_projection, detect_detris_config,
+                     load_detris_checkpoint, load_public_tower, rename_detris_adapter_key)
 from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
                    convert_lavt_backbone, convert_lavt_decoder, convert_lavt_fusion,
                    convert_lavt_state_dict, detect_lavt_config, load_lavt_checkpoint,
@@ -26,5 +28,7 @@ __all__ = [
     'convert_rela_state_dict', 'detect_rela_config', 'load_rela_checkpoint', 'rename_rela_key',
     'DETRIS_ADAPTER_RENAMES', 'convert_detris_adapter', 'rename_detris_adapter_key',
     'DINOV2_RENAMES', 'convert_detris_dinov2', 'CLIP_TEXT_RENAMES', 'convert_detris_clip_text',
-    'DETRIS_HEAD_RENAMES', 'convert_detris_head', 'convert_detris_text_projection'
+    'DETRIS_HEAD_RENAMES', 'convert_detris_head', 'convert_detris_text_projection',
+    'DETRISConversion', 'convert_detris_state_dict', 'convert_detris_pretrained',
+    'detect_detris_config', 'load_detris_checkpoint', 'load_public_tower'
 ]

@@ -1,5 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""DETRIS (jiaqihuang01/DETRIS) weights to mmamlris names: the adapters and the DINOv2.
+"""DETRIS (jiaqihuang01/DETRIS) weights to mmamlris names: adapters, towers, head, whole model.
 
 An official adapter lives at ``dinov2.blocks.{i}.adapter.*`` (``DenseAligner``) or
 ``txt_backbone.transformer.resblocks.{i}.adapter.*`` (``TextAdapter``); inside one, the keys
@@ -8,18 +8,28 @@ map onto :class:`mmamlris.models.layers.DenseAligner` / ``DenseTextAdapter`` by
 one DETRIS vendors and ``dinov2_vitb14_reg4_pretrain.pth`` uses) onto
 :class:`mmamlris.models.backbones.DETRISDinov2` (``transformers``' names under ``model.``,
 the aligners under ``aligners.{i}.``) and :func:`convert_detris_clip_text` CLIP's text tower
-(``txt_backbone.*``) onto :class:`mmamlris.models.text_encoders.DETRISCLIPText`. The
-whole-model converter builds on these.
+(``txt_backbone.*``) onto :class:`mmamlris.models.text_encoders.DETRISCLIPText`;
+:func:`convert_detris_head` the neck, decoder and projector. :func:`convert_detris_state_dict`
+(a released checkpoint) and :func:`convert_detris_pretrained` (the public CLIP and DINOv2
+files a training starts from) build on these.
 """
+import os.path as osp
 import re
-from typing import Dict, Optional, Tuple
+import zipfile
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from torch import Tensor
 
+from mmamlris.utils.errors import InputValueError
+from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .swin import count_indices
+
 __all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'CLIP_TEXT_RENAMES',
-           'DETRIS_HEAD_RENAMES', 'convert_detris_adapter', 'convert_detris_clip_text',
-           'convert_detris_dinov2', 'convert_detris_head', 'convert_detris_text_projection',
-           'rename_detris_adapter_key']
+           'DETRIS_HEAD_RENAMES', 'DETRISConversion', 'convert_detris_adapter',
+           'convert_detris_clip_text', 'convert_detris_dinov2', 'convert_detris_head',
+           'convert_detris_pretrained', 'convert_detris_state_dict',
+           'convert_detris_text_projection', 'detect_detris_config', 'load_detris_checkpoint',
+           'load_public_tower', 'rename_detris_adapter_key']
 
 # Regular expressions on a key inside one adapter, first match wins.
 DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
@@ -188,3 +198,172 @@ def _rename_head(key: str) -> str:
 def convert_detris_head(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """DETRIS's ``neck.*``, ``decoder.*`` and ``proj.*`` weights with our keys."""
     return {_rename_head(k): v for k, v in state_dict.items()}
+
+
+class DETRISConversion(NamedTuple):
+    """The converted state dict and what did not carry over.
+
+    Attributes:
+        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` built from
+            ``configs/detris/``.
+        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
+        config (dict[str, object]): Model settings read off the weights
+            (:func:`detect_detris_config`).
+    """
+    state_dict: Dict[str, Tensor]
+    dropped: List[Tuple[str, str]]
+    config: Dict[str, object]
+
+
+# Tensors of OpenAI's CLIP checkpoint that DETRIS never uses.
+_UNUSED_CLIP = (r'^visual\.', r'^logit_scale$', r'^(input_resolution|context_length|vocab_size)$')
+
+
+def _clip_text_part(state_dict: Dict[str, Tensor], prefix: str,
+                    dropped: List[Tuple[str, str]]) -> Dict[str, Tensor]:
+    """CLIP's text tower and projection (OpenAI layout under ``prefix``) as our keys."""
+    tower, projection = {}, None
+    for key, value in state_dict.items():
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        if rest == 'text_projection':
+            projection = value
+        elif any(re.match(pattern, rest) for pattern in _UNUSED_CLIP):
+            dropped.append((key, 'CLIP image tower / logit scale: unused by DETRIS'))
+        else:
+            tower[rest] = value
+    if projection is None:
+        raise InputValueError(f'no {prefix}text_projection: the CLIP text projection (the '
+                              'sentence feature of the decode head) is missing.')
+    out = {f'text_encoder.{k}': v.clone() for k, v in convert_detris_clip_text(tower).items()}
+    out.update({f'decode_head.{k}': v.clone()
+                for k, v in convert_detris_text_projection(projection).items()})
+    return out
+
+
+def _dinov2_part(state_dict: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
+    """DINOv2 (Meta's layout under ``prefix``) as ``backbone.*`` keys."""
+    tower = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    return {f'backbone.{k}': v.clone() for k, v in convert_detris_dinov2(tower).items()}
+
+
+def _strip_module(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Keys without the ``module.`` that DistributedDataParallel adds."""
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state_dict.items()}
+
+
+def load_detris_checkpoint(path: str) -> Dict[str, Tensor]:
+    """The model state dict of a DETRIS checkpoint (``{'state_dict': {'module.*'}}``, as
+    DETRIS's ``train.py`` saves and releases them), ``module.`` removed.
+
+    Raises:
+        InputFileNotFoundError: If ``path`` does not exist.
+        InputValueError: If the file is not a readable DETRIS checkpoint.
+    """
+    state = _strip_module(tensor_dict(path, read_official_checkpoint(path, 'DETRIS'),
+                                      'state_dict'))
+    for part in ('txt_backbone.', 'dinov2.', 'neck.', 'decoder.', 'proj.'):
+        if not any(k.startswith(part) for k in state):
+            raise InputValueError(f'{path}: no {part}* keys; this is not a DETRIS checkpoint '
+                                  f'(first keys: {list(state)[:3]}).')
+    return state
+
+
+def convert_detris_state_dict(state_dict: Dict[str, Tensor]) -> DETRISConversion:
+    """Map a whole DETRIS model (``txt_backbone.*``, ``dinov2.*``, ``neck.*``, ``decoder.*``,
+    ``proj.*``; frozen towers and BatchNorm statistics included) onto ``AMLSegmentor``'s keys.
+
+    Raises:
+        InputValueError: If a key belongs to no known part of the official model.
+    """
+    state_dict = _strip_module(state_dict)
+    parts = ('txt_backbone.', 'dinov2.', 'neck.', 'decoder.', 'proj.')
+    unknown = [k for k in state_dict if not k.startswith(parts)]
+    if unknown:
+        raise InputValueError(f'{len(unknown)} keys belong to no part of the official DETRIS '
+                              f'model (e.g. {unknown[:3]}); is this a DETRIS checkpoint?')
+    dropped: List[Tuple[str, str]] = []
+    try:
+        out = _clip_text_part(state_dict, 'txt_backbone.', dropped)
+        out.update(_dinov2_part(state_dict, 'dinov2.'))
+        head = {k: v for k, v in state_dict.items() if k.startswith(parts[2:])}
+        out.update({f'decode_head.{k}': v.clone() for k, v in convert_detris_head(head).items()})
+    except KeyError as error:
+        raise InputValueError(f'DETRIS checkpoint: {error.args[0]}') from None
+    return DETRISConversion(out, dropped, detect_detris_config(out))
+
+
+def convert_detris_pretrained(clip: Dict[str, Tensor],
+                              dinov2: Dict[str, Tensor]) -> DETRISConversion:
+    """The start weights of a DETRIS training from the public checkpoints DETRIS loads:
+    OpenAI's CLIP (``ViT-B-16.pt``, the state dict of its TorchScript model) and Meta's DINOv2
+    with registers (``dinov2_vitb14_reg4_pretrain.pth``). Only the frozen towers and the text
+    projection: the adapters and the head start from their initialisation.
+
+    Raises:
+        InputValueError: If a key belongs to no known part of the two towers.
+    """
+    dropped: List[Tuple[str, str]] = []
+    try:
+        out = _clip_text_part(clip, '', dropped)
+        out.update(_dinov2_part(dinov2, ''))
+    except KeyError as error:
+        raise InputValueError(f'DETRIS start weights: {error.args[0]}') from None
+    return DETRISConversion(out, dropped, detect_detris_config(out))
+
+
+def _indices(keys: List[str], pattern: str) -> List[int]:
+    """The sorted distinct integers that the first group of ``pattern`` takes over ``keys``."""
+    return sorted({int(m.group(1)) for m in (re.match(pattern, k) for k in keys) if m})
+
+
+def detect_detris_config(state_dict: Dict[str, Tensor]) -> Dict[str, object]:
+    """Model settings that converted DETRIS weights determine, as ``--cfg-options`` keys:
+    DINOv2's and CLIP's widths and depths, the blocks that hold adapters and their widths,
+    the head's input widths."""
+    cfg: Dict[str, object] = {}
+    keys = list(state_dict)
+    pos = state_dict.get('backbone.model.embeddings.position_embeddings')
+    if pos is not None:
+        width = int(pos.shape[-1])
+        cfg['model.backbone.dinov2.hidden_size'] = width
+        cfg['model.backbone.dinov2.num_hidden_layers'] = count_indices(
+            keys, r'^backbone\.model\.encoder\.layer\.(\d+)\.')
+        cfg['model.backbone.dinov2.num_attention_heads'] = width // 64
+        cfg['model.decode_head.in_channels'] = [width] * 3
+    aligners = _indices(keys, r'^backbone\.aligners\.(\d+)\.')
+    if aligners:
+        cfg['model.backbone.adapter_layers'] = aligners
+        cfg['model.backbone.adapter_channels'] = int(
+            state_dict[f'backbone.aligners.{aligners[0]}.down.weight'].shape[0])
+    text = state_dict.get('text_encoder.model.final_layer_norm.weight')
+    if text is not None:
+        cfg['model.text_encoder.clip.hidden_size'] = int(text.shape[0])
+        cfg['model.text_encoder.clip.num_hidden_layers'] = count_indices(
+            keys, r'^text_encoder\.model\.encoder\.layers\.(\d+)\.')
+    adapters = _indices(keys, r'^text_encoder\.adapters\.(\d+)\.')
+    if adapters:
+        cfg['model.text_encoder.adapter_layers'] = adapters
+        cfg['model.text_encoder.adapter_channels'] = int(
+            state_dict[f'text_encoder.adapters.{adapters[0]}.down.weight'].shape[0])
+    return cfg
+
+
+def load_public_tower(path: str, what: str) -> Dict[str, Tensor]:
+    """The state dict of a public tower checkpoint: OpenAI's CLIP (a TorchScript archive,
+    ``ViT-B-16.pt``) or a plain state dict (Meta's ``dinov2_vitb14_reg4_pretrain.pth``, or a
+    CLIP state dict), on the CPU.
+
+    Raises:
+        InputFileNotFoundError: If ``path`` does not exist.
+        InputValueError: If the file holds no state dict of tensors.
+    """
+    import torch
+    if osp.isfile(path) and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            scripted = any(name.endswith('constants.pkl') for name in archive.namelist())
+        if scripted:  # TorchScript: torch.load cannot read it with weights_only
+            return {k: v for k, v in torch.jit.load(path, map_location='cpu').state_dict().items()}
+    return tensor_dict(path, read_official_checkpoint(path, what), 'state_dict')

@@ -22,6 +22,7 @@ class PackRISInputs(BaseTransform):
     - img (np.ndarray): ``[H, W, C]`` or ``[H, W]`` (BGR as loaded by ``LoadImageFromFile``)
     - gt_seg_map (np.ndarray, optional): ``[H', W']`` with 0/1 (255 = ignore)
     - gt_objects_map (np.ndarray, optional): ``[H, W]`` 0/1, all objects (``LoadObjectsMask``)
+    - gt_soft_seg_map (np.ndarray, optional): ``[H', W']`` float in ``[0, 1]`` (``LetterBox``)
     - text_token_ids (np.ndarray, optional): int ``[L]``
     - text_attention_mask (np.ndarray, optional): int ``[L]``
     - the ``meta_keys`` that are present
@@ -31,21 +32,23 @@ class PackRISInputs(BaseTransform):
     - inputs (torch.Tensor): ``[C, H, W]`` contiguous, dtype of ``img`` (uint8 as loaded);
       a 2-D grayscale image gives ``[1, H, W]``.
     - data_samples (SegDataSample): ``gt_sem_seg`` (``PixelData``, int64 ``[1, H', W']``) when
-      ``gt_seg_map`` is present, ``gt_objects`` likewise from ``gt_objects_map``; the data
+      ``gt_seg_map`` is present, ``gt_objects`` likewise from ``gt_objects_map``,
+      ``gt_soft_seg`` (float32 ``[1, H', W']``) from ``gt_soft_seg_map``; the data
       fields ``text_token_ids`` and ``text_attention_mask`` (int64 ``[L]``, moved to the
       device with the sample); the metainfo of the ``meta_keys`` present in ``results``.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo when present. Defaults to
             ``('img_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'text',
-            'ref_id', 'sent_id', 'ann_id', 'category_id', 'split', 'no_target')``.
+            'ref_id', 'sent_id', 'ann_id', 'category_id', 'split', 'no_target',
+            'letterbox_inverse', 'letterbox_box')``.
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
                                              'pad_shape', 'scale_factor', 'text', 'ref_id',
                                              'sent_id', 'ann_id', 'category_id', 'split',
-                                             'no_target')
+                                             'no_target', 'letterbox_inverse', 'letterbox_box')
                  ) -> None:
         self.meta_keys = tuple(meta_keys)
 
@@ -78,6 +81,9 @@ class PackRISInputs(BaseTransform):
             data_sample.gt_objects = PixelData(
                 data=torch.from_numpy(np.asarray(results['gt_objects_map'])[None].astype(
                     np.int64)))
+        if 'gt_soft_seg_map' in results:  # LetterBox (DETRIS's soft target)
+            data_sample.gt_soft_seg = PixelData(data=torch.from_numpy(
+                np.asarray(results['gt_soft_seg_map'], dtype=np.float32)[None].copy()))
         for key in _TOKEN_FIELDS:
             if key in results:
                 data_sample.set_field(

@@ -4,6 +4,7 @@ from .alignment_statistics import (alignment_statistics, block_targets, fit_to_s
                                    gt_masks, per_image_alignment, ranking_auc)
 from .filters import (AlignmentAwareFilter, BaseBlockFilter, BlockSelection, RandomBlockFilter,
                       ReleasedBlockFilter, official_block_mask)
+from .image_region import real_image_pixels
 from .scorers import (BaseAlignmentScorer, DecoderScorer, LearnedScorer, OracleScorer,
                       PatchMaxScorer, ReleasedRelevanceScorer, minmax_per_image,
                       official_relevance)
@@ -13,6 +14,7 @@ __all__ = [
     'fit_to_size', 'gt_masks', 'per_image_alignment', 'ranking_auc', 'AlignmentAwareFilter',
     'BaseBlockFilter',
     'BlockSelection', 'RandomBlockFilter', 'ReleasedBlockFilter', 'official_block_mask',
+    'real_image_pixels',
     'BaseAlignmentScorer', 'DecoderScorer', 'LearnedScorer', 'OracleScorer', 'PatchMaxScorer',
     'ReleasedRelevanceScorer', 'minmax_per_image', 'official_relevance'
 ]

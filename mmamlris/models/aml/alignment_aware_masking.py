@@ -13,6 +13,7 @@ from mmamlris.registry import MODELS
 from .alignment_statistics import alignment_statistics, gt_masks
 from .block_ops import expand_blocks
 from .filters import BaseBlockFilter
+from .image_region import real_image_pixels
 from .scorers import BaseAlignmentScorer
 
 __all__ = ['AMLOutput', 'AlignmentAwareMasking']
@@ -61,7 +62,8 @@ class AlignmentAwareMasking(BaseModule):
                   (with grad only for a trainable scorer in training)
           no grad:
             score_map = scorer.scores(out)                  # [B, 1, h, w]
-            selection = filter(score_map, (H, W))           # masked / weak blocks [B, Gh, Gw]
+            valid = real_image_pixels(data_samples)         # None unless there is padding
+            selection = filter(score_map, (H, W), valid)    # masked / weak blocks [B, Gh, Gw]
             masked_inputs = where(block_mask, fill_value, inputs)
             stats: the filter's, plus alignment_statistics() against the GT if present
           training: losses = scorer.loss_by_feat(out, data_samples, (H, W))
@@ -161,12 +163,15 @@ class AlignmentAwareMasking(BaseModule):
         self.check_image_size(*inputs.shape[-2:])
 
     # ------------------------------------------------------------------ masking
-    def mask_from_scores(self, inputs: Tensor, score_map: Tensor) -> AMLOutput:
+    def mask_from_scores(self, inputs: Tensor, score_map: Tensor,
+                         valid: Optional[Tensor] = None) -> AMLOutput:
         """Filter a score map and mask the chosen blocks of ``inputs``.
 
         Args:
             inputs (Tensor): Normalised, padded images ``[B, C, H, W]``.
             score_map (Tensor): ``[B, 1, h, w]`` scores (as a scorer returns them).
+            valid (Tensor, optional): ``[B, 1, H, W]`` bool, the real images' pixels
+                (:func:`real_image_pixels`): blocks of padding only are never masked.
 
         Returns:
             AMLOutput: Masked images, masks, the score map and the statistics (no losses).
@@ -178,7 +183,7 @@ class AlignmentAwareMasking(BaseModule):
                              f'{tuple(inputs.shape)} and {tuple(score_map.shape)}.')
         image_size = tuple(inputs.shape[-2:])
         score_map = score_map.float()
-        selection = self.filter(score_map, image_size)
+        selection = self.filter(score_map, image_size, valid)
         block_mask = expand_blocks(selection.masked, image_size, self.filter.block_size)
         masked_inputs = (inputs if self.mask_target == 'loss' else
                          inputs.masked_fill(block_mask, self.fill_value))
@@ -221,7 +226,8 @@ class AlignmentAwareMasking(BaseModule):
                 scorer_out = self.scorer(feats, text_feat, text_mask, data_samples, image_size,
                                          seg_logits)
             with torch.no_grad():
-                out = self.mask_from_scores(inputs, self.scorer.scores(scorer_out))
+                valid = real_image_pixels(data_samples, image_size, inputs.device)
+                out = self.mask_from_scores(inputs, self.scorer.scores(scorer_out), valid)
                 gt = gt_masks(data_samples, image_size, inputs.device)
                 if gt is not None:
                     out.stats.update(alignment_statistics(out.score_map, out.block_mask, gt,

@@ -134,6 +134,12 @@ class DETRISDinov2(BaseTextFusedBackbone):
             return output + self.adapter_scale * self.aligners[key](args[0], words, hw)
         return hook
 
+    @property
+    def patch_size(self) -> int:
+        """int: The side of a patch in pixels (14); inputs should be multiples of it."""
+        patch = self.model.config.patch_size
+        return patch if isinstance(patch, int) else patch[0]
+
     def train(self, mode: bool = True) -> 'DETRISDinov2':
         """Frozen transformer stays in eval mode (no dropout / drop path); aligners follow."""
         super().train(mode)

@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """DETRIS's head (CRIS's): sentence-gated neck, vision-language decoder, dynamic-conv projector."""
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -103,14 +103,38 @@ class DETRISHead(BaseRISDecodeHead):
 
     def loss_by_feat(self, seg_logits: Tensor,
                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """``loss_bce`` against the GT resized (nearest) to the logits, and ``acc_seg``."""
-        gt = torch.stack([s.gt_sem_seg.data for s in batch_data_samples]).float()
-        gt = F.interpolate(gt, size=seg_logits.shape[-2:], mode='nearest')
+        """``loss_bce`` against the GT resized (nearest) to the logits, and ``acc_seg``.
+
+        The target is the soft GT (``gt_soft_seg``, from ``LetterBox``) when every sample
+        has one, as DETRIS trains, else the 0/1 ``gt_sem_seg``; pixels whose ``gt_sem_seg`` is
+        ``ignore_index`` are left out either way.
+        """
+        size = seg_logits.shape[-2:]
+        gt = self._resized_gt(batch_data_samples, 'gt_sem_seg', size)
         valid = gt != self.ignore_index
+        target = (gt > 0).float()
+        if all('gt_soft_seg' in s for s in batch_data_samples):
+            target = self._resized_gt(batch_data_samples, 'gt_soft_seg', size)
         logits = seg_logits.float()[valid]
-        target = (gt[valid] > 0).float()
+        target = target[valid]
         loss = F.binary_cross_entropy_with_logits(logits, target) if logits.numel() else \
             seg_logits.sum() * 0.0
-        accuracy = ((logits.sigmoid() > self.threshold).float() == target).float().mean() \
+        accuracy = ((logits.sigmoid() > self.threshold) == (target > 0.5)).float().mean() \
             if logits.numel() else seg_logits.new_zeros(())
         return dict(loss_bce=self.loss_weight * loss, acc_seg=100.0 * accuracy.detach())
+
+    @staticmethod
+    def _resized_gt(batch_data_samples: SampleList, field: str, size) -> Tensor:
+        """``[B, 1, h, w]`` float: a GT field of every sample, resized (nearest) to ``size``."""
+        gt = torch.stack([getattr(s, field).data for s in batch_data_samples]).float()
+        return F.interpolate(gt, size=size, mode='nearest')
+
+    def predict_by_feat(self, seg_logits: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Logits at the input size, resized as DETRIS evaluates: the probabilities
+        ``sigmoid(logits)`` bicubically (``align_corners=True``), returned as logits again
+        (``logit`` of the probabilities clamped to ``[1e-6, 1 - 1e-6]``: bicubic overshoots
+        ``[0, 1]``) so that every later step reads logits as for other heads."""
+        size = batch_img_metas[0].get('pad_shape', batch_img_metas[0]['img_shape'])[:2]
+        probs = F.interpolate(seg_logits.float().sigmoid(), size=size, mode='bicubic',
+                              align_corners=True)
+        return torch.logit(probs.clamp(1e-6, 1 - 1e-6))

@@ -12,7 +12,7 @@ from torch import Tensor
 from mmamlris.registry import MODELS
 from ..aml import AMLOutput
 from ..data_preprocessor import stack_text_inputs
-from ..utils import BackboneEarlyExit, logits_to_mask
+from ..utils import BackboneEarlyExit, logits_to_mask, unletterbox
 
 TextInputs = Tuple[Tensor, Tensor]  # ([B, L] token ids, [B, L] attention mask)
 TextFeatures = Tuple[Tensor, Tensor]  # ([B, N, C_t] token features, [B, N] bool mask)
@@ -357,6 +357,7 @@ class AMLSegmentor(BaseSegmentor):
         if self.stage1_scale != 1.0:
             x = F.interpolate(x, scale_factor=self.stage1_scale, mode='bilinear',
                               align_corners=False)
+            self._check_stage1_patches(tuple(x.shape[-2:]))
         if self.backbone_takes_text:  # early fusion: the text first, once, for both stages
             text = self.text_encoder(input_ids, attention_mask, None)
             with torch.no_grad():
@@ -384,6 +385,17 @@ class AMLSegmentor(BaseSegmentor):
         if text is None:  # image-independent: encoded once, with gradient, for both stages
             text = self.text_encoder(input_ids, attention_mask, None)
         return Stage1(feats, text, self._stage1_seg_logits(feats, text))
+
+    def _check_stage1_patches(self, size: Tuple[int, int]) -> None:
+        """Refuse a stage-1 size that a patch-based backbone (``patch_size``, e.g. a ViT's
+        14) would cut: the backbone would drop the last partial patch and the score map
+        would no longer cover the image."""
+        patch = getattr(self.backbone, 'patch_size', None)
+        if patch is not None and (size[0] % patch or size[1] % patch):
+            raise ValueError(
+                f'AMLSegmentor: stage1_scale={self.stage1_scale} gives stage-1 images of '
+                f'{size[0]}x{size[1]}, not multiples of the backbone\'s {patch}-pixel patches; '
+                f'choose a stage1_scale that keeps them whole (e.g. 0.5 or 0.75 at 448).')
 
     def _stage1_forward_train(self, inputs: Tensor, text_inputs: TextInputs,
                               data_samples: SampleList
@@ -488,18 +500,45 @@ class AMLSegmentor(BaseSegmentor):
 
     def postprocess_result(self, seg_logits: Tensor,
                            data_samples: OptSampleList = None) -> SampleList:
-        """mmseg's post-processing, plus the prediction at the network input size."""
+        """mmseg's post-processing, plus the prediction at the network input size; a
+        letterboxed sample (``LetterBox``) is mapped back with its ``letterbox_inverse``."""
+        if data_samples is None:
+            return super().postprocess_result(seg_logits, data_samples)
+        boxed = ['letterbox_inverse' in s.metainfo for s in data_samples]
+        plain = [i for i, b in enumerate(boxed) if not b]
+        if plain:
+            self._postprocess_resized(seg_logits[plain], [data_samples[i] for i in plain])
+        for i in (i for i, b in enumerate(boxed) if b):
+            self._postprocess_letterboxed(seg_logits[i], data_samples[i])
+        return data_samples
+
+    def _postprocess_resized(self, seg_logits: Tensor, data_samples: SampleList) -> None:
+        """mmseg's post-processing (padding cropped, resized to ``ori_shape``), and
+        ``pred_sem_seg_resized`` at ``img_shape``."""
         resized = []
-        if data_samples is not None:
-            _, _, height, width = seg_logits.shape
-            for i, sample in enumerate(data_samples):
-                left, right, top, bottom = sample.metainfo.get('padding_size', [0] * 4)
-                logits = seg_logits[i, :, top:height - bottom, left:width - right]
-                resized.append(logits_to_mask(logits, self.decode_head.threshold))
+        _, _, height, width = seg_logits.shape
+        for i, sample in enumerate(data_samples):
+            left, right, top, bottom = sample.metainfo.get('padding_size', [0] * 4)
+            logits = seg_logits[i, :, top:height - bottom, left:width - right]
+            resized.append(logits_to_mask(logits, self.decode_head.threshold))
         data_samples = super().postprocess_result(seg_logits, data_samples)
         for sample, mask in zip(data_samples, resized):
             sample.set_data(dict(pred_sem_seg_resized=PixelData(data=mask)))
-        return data_samples
+
+    def _postprocess_letterboxed(self, seg_logits: Tensor, sample) -> None:
+        """DETRIS's evaluation of a letterboxed sample: the probabilities (one channel) or
+        logits are warped back onto the original image (:func:`unletterbox`) and thresholded
+        there. No ``pred_sem_seg_resized``: the canvas is not a resized image."""
+        inverse, ori_shape = sample.metainfo['letterbox_inverse'], sample.ori_shape[:2]
+        if seg_logits.shape[0] == 1:
+            probs = unletterbox(seg_logits.float().sigmoid(), inverse, ori_shape)
+            pred = (probs > self.decode_head.threshold).to(seg_logits.dtype)
+            logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6)).to(seg_logits.dtype)
+        else:
+            logits = unletterbox(seg_logits, inverse, ori_shape)
+            pred = logits_to_mask(logits)
+        sample.set_data(dict(seg_logits=PixelData(data=logits),
+                             pred_sem_seg=PixelData(data=pred)))
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """Raw decode head logits ``[B, out_channels, h, w]`` (``mode='tensor'``)."""

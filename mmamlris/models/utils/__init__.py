@@ -1,6 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .backbone_early_exit import BackboneEarlyExit
+from .letterbox_inverse import unletterbox
 from .logits_to_mask import logits_to_mask
 from .sentence_feature import sentence_feature
 
-__all__ = ['BackboneEarlyExit', 'logits_to_mask', 'sentence_feature']
+__all__ = ['BackboneEarlyExit', 'logits_to_mask', 'sentence_feature', 'unletterbox']

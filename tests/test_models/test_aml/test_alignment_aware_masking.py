@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmseg.structures import SegDataSample
 
 from mmamlris.models.aml import (AlignmentAwareMasking, AMLOutput, PatchMaxScorer,
                                  ReleasedRelevanceScorer, official_block_mask,
-                                 official_relevance)
+                                 official_relevance, real_image_pixels)
+from mmamlris.models.aml.block_ops import expand_blocks
 from mmamlris.registry import MODELS
 
 CV, CT = 32, 24  # small feature widths for most tests
@@ -627,3 +629,40 @@ def test_released_filter_never_refuses_small_images():
     module.check_image_size(16, 16)
     with pytest.raises(ValueError, match='smaller than one AML block'):
         build(block_size=32).check_image_size(16, 16)
+
+
+@pytest.mark.parametrize('block_filter', [
+    dict(type='AlignmentAwareFilter', tau=2.0, rho=1.0),
+    dict(type='AlignmentAwareFilter', tau=2.0, rho=0.5, mode='random'),
+    dict(type='AlignmentAwareFilter', tau=2.0, count=0.5),
+    dict(type='AlignmentAwareFilter', tau=2.0, rho=1.0, granularity='pixel'),
+    dict(type='RandomBlockFilter', ratio=1.0),
+    dict(type='ReleasedBlockFilter', tau=2.0, rho=0.01),
+], ids=lambda c: f"{c['type']}-{c.get('mode', c.get('granularity', ''))}")
+def test_blocks_of_padding_only_are_never_candidates(block_filter):
+    block_filter = MODELS.build(dict(block_filter, block_size=8))
+    samples = [SegDataSample(metainfo=dict(img_shape=(20, 12))),  # batch padding
+               SegDataSample(metainfo=dict(letterbox_box=(0.0, 9.5, 32.0, 22.5)))]
+    valid = real_image_pixels(samples, (32, 32), torch.device('cpu'))
+    assert valid[0, 0, :20, :12].all() and valid[0].sum() == 20 * 12
+    assert valid[1, 0, 9:23].all() and valid[1].sum() == 14 * 32
+    torch.manual_seed(0)
+    selection = block_filter(torch.rand(2, 1, 4, 4), (32, 32), valid)
+    candidates = torch.zeros(2, 4, 4, dtype=torch.bool)
+    candidates[0, :3, :2] = True  # rows 0-23 and columns 0-15 hold image pixels
+    candidates[1, 1:3, :] = True  # rows 8-23
+    if block_filter.__class__.__name__ != 'ReleasedBlockFilter':  # (its slip goes anywhere)
+        assert not (selection.masked & ~candidates).any()
+        assert selection.masked.any()
+    assert not (selection.weak_blocks & ~candidates).any()
+    assert not (selection.weak_mask & ~expand_blocks(candidates, (32, 32), (8, 8))).any()
+    if getattr(block_filter, 'count', None) is not None:  # a share of the candidates
+        assert selection.masked.flatten(1).sum(1).tolist() == [3, 4]
+    unpadded = block_filter(torch.rand(2, 1, 4, 4), (32, 32), None)
+    assert unpadded.weak_blocks.all()  # without valid, every block is a candidate
+
+
+def test_no_valid_mask_when_the_images_fill_the_batch():
+    samples = [SegDataSample(metainfo=dict(img_shape=(32, 32))),
+               SegDataSample(metainfo=dict(letterbox_box=(0.0, 0.0, 32.0, 32.0)))]
+    assert real_image_pixels(samples, (32, 32), torch.device('cpu')) is None

@@ -74,3 +74,34 @@ def test_configuration_errors_are_clear():
         tiny_head(in_channels=[16, 16], in_index=[0, 1])
     with pytest.raises(ValueError, match='text_channels \\(24\\) must equal channels'):
         tiny_head(text_channels=24)
+
+
+def test_loss_trains_on_the_soft_target_when_every_sample_has_one():
+    head = tiny_head()
+    logits = torch.randn(2, 1, 8, 8)
+    gt = (torch.rand(2, 32, 32) > 0.5).long()
+    gt[0, :4, :] = 255
+    soft = torch.rand(2, 32, 32)
+    samples = _samples(gt)
+    for sample, target in zip(samples, soft):
+        sample.gt_soft_seg = PixelData(data=target[None])
+    losses = head.loss_by_feat(logits, samples)
+    small_soft = F.interpolate(soft[:, None], size=(8, 8), mode='nearest')
+    valid = F.interpolate(gt[:, None].float(), size=(8, 8), mode='nearest') != 255
+    expected = F.binary_cross_entropy_with_logits(logits[valid], small_soft[valid])
+    torch.testing.assert_close(losses['loss_bce'], expected)
+    # one sample without a soft target: the hard GT for all
+    del samples[1].gt_soft_seg
+    hard = head.loss_by_feat(logits, samples)['loss_bce']
+    assert not torch.allclose(hard, expected)
+
+
+def test_prediction_resizes_the_probabilities_bicubically_as_detris_evaluates():
+    head = tiny_head()
+    logits = torch.randn(1, 1, 8, 8) * 4
+    out = head.predict_by_feat(logits, [dict(img_shape=(32, 32))])
+    probs = F.interpolate(logits.sigmoid(), size=(32, 32), mode='bicubic', align_corners=True)
+    assert out.shape == (1, 1, 32, 32)
+    torch.testing.assert_close(out.sigmoid(), probs.clamp(1e-6, 1 - 1e-6))
+    bilinear = F.interpolate(logits, size=(32, 32), mode='bilinear').sigmoid()
+    assert not torch.allclose(out.sigmoid(), bilinear, atol=1e-3)

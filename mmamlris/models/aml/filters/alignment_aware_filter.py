@@ -31,6 +31,9 @@ class AlignmentAwareFilter(BaseBlockFilter):
       lies in it. Dense weak sets then mask nearly every weak block (the density trap of
       ``docs/en/aml.md``).
 
+    With ``valid`` (the real image's pixels), blocks of padding only are neither weak nor
+    drawn, and ``G`` below counts the other blocks.
+
     ``count`` (block granularity only) replaces ``rho``: ``round(count * G)`` of the ``G``
     blocks of the image are masked, drawn among the weak ones (all weak blocks when there are
     fewer), so that settings whose weak sets differ in size hide the same share of the image
@@ -101,35 +104,46 @@ class AlignmentAwareFilter(BaseBlockFilter):
         if self.granularity == 'block' and self.mode != 'none':
             self.refuse_smaller_than_a_block(height, width)
 
-    def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
-        """Weak blocks by ``tau``, then ``rho`` of them (or as many random blocks)."""
+    def forward(self, score_map: Tensor, image_size: Tuple[int, int],
+                valid: Optional[Tensor] = None) -> BlockSelection:
+        """Weak blocks by ``tau``, then ``rho`` of them (or as many random blocks); only
+        blocks holding real-image pixels (``valid``) are candidates."""
         score_pix = F.interpolate(score_map, size=image_size, mode='bilinear',
                                   align_corners=False)
-        masked, weak_mask, weak_blocks = self._weak_and_drawn(score_pix)
+        candidates = None if valid is None else \
+            self.candidate_blocks(valid, score_map.shape[0], image_size, score_map.device)
+        masked, weak_mask, weak_blocks = self._weak_and_drawn(score_pix, candidates, valid)
         if self.mode == 'random':
             counts = masked.flatten(1).sum(dim=1)
-            masked = draw_without_replacement(torch.ones_like(masked.flatten(1)),
-                                              counts).view_as(masked)
+            pool = torch.ones_like(masked) if candidates is None else candidates
+            masked = draw_without_replacement(pool.flatten(1), counts).view_as(masked)
         elif self.mode == 'none':
             masked = torch.zeros_like(masked)
         return BlockSelection(masked, weak_blocks, weak_mask)
 
-    def _weak_and_drawn(self, score_pix: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def _weak_and_drawn(self, score_pix: Tensor, candidates: Optional[Tensor],
+                        valid: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """``(masked [B, Gh, Gw], weak pixels [B, 1, H, W], weak blocks [B, Gh, Gw])``."""
         image_size = score_pix.shape[-2:]
         if self.granularity == 'block':
             pooled = pool_blocks(score_pix[:, 0], self.block_size, 'mean')
             weak_blocks = pooled < self.tau  # [B, Gh, Gw]
+            if candidates is not None:
+                weak_blocks &= candidates
             flat = weak_blocks.flatten(1)
             if self.count is None:
                 counts = (flat.sum(dim=1).double() * self.rho + 0.5).floor().long()
-            else:  # a fixed share of all blocks, as far as the weak set allows
-                wanted = math.floor(self.count * flat.shape[1] + 0.5)
-                counts = flat.sum(dim=1).clamp(max=wanted).long()
+            else:  # a fixed share of all (candidate) blocks, as far as the weak set allows
+                total = flat.new_full(flat.shape[:1], flat.shape[1], dtype=torch.long) \
+                    if candidates is None else candidates.flatten(1).sum(dim=1)
+                wanted = (total.double() * self.count + 0.5).floor().long()
+                counts = torch.minimum(flat.sum(dim=1), wanted)
             masked = draw_without_replacement(flat, counts).view_as(weak_blocks)
             weak_mask = expand_blocks(weak_blocks, image_size, self.block_size)
             return masked, weak_mask, weak_blocks
         weak_mask = score_pix < self.tau
+        if valid is not None:
+            weak_mask &= valid
         selected = weak_mask & (torch.rand(weak_mask.shape, device=weak_mask.device) < self.rho)
         masked = pool_blocks(selected[:, 0].float(), self.block_size, 'max') > 0
         weak_blocks = pool_blocks(weak_mask[:, 0].float(), self.block_size, 'max') > 0

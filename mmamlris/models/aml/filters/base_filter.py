@@ -1,13 +1,15 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The interface of an AML filter: a score map -> the blocks to mask."""
 import math
-from typing import Dict, NamedTuple, Sequence, Tuple, Union
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
 
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmamlris.utils.errors import InputValueError
-from ..block_ops import as_pair, block_area
+from ..block_ops import as_pair, block_area, pool_blocks
 
 __all__ = ['BaseBlockFilter', 'BlockSelection']
 
@@ -30,10 +32,13 @@ class BlockSelection(NamedTuple):
 class BaseBlockFilter(BaseModule):
     """Base class of the filters of :class:`AlignmentAwareMasking`.
 
-    ``filter(score_map, image_size) -> BlockSelection``: the score map ``[B, 1, h, w]``
+    ``filter(score_map, image_size, valid) -> BlockSelection``: the score map ``[B, 1, h, w]``
     (float32, high = aligned) of the scorer becomes a choice of ``bh x bw`` blocks on the
-    padded ``H x W`` batch. A filter draws its random choices from torch's global generator
-    on the score map's device (so that :class:`RandomStateHook` makes them reproducible).
+    padded ``H x W`` batch. ``valid`` (``[B, 1, H, W]`` bool, optional) marks the pixels of the
+    real image: a block of padding only (batch padding, a letterbox's border) is never a
+    candidate, so padding does not spend the masking budget. A filter draws its random choices
+    from torch's global generator on the score map's device (so that
+    :class:`RandomStateHook` makes them reproducible).
 
     Args:
         block_size (int | tuple[int, int]): Mask block ``(bh, bw)``. Defaults to 32.
@@ -47,12 +52,15 @@ class BaseBlockFilter(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.block_size = as_pair(block_size, 'block_size', type(self).__name__)
 
-    def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
+    def forward(self, score_map: Tensor, image_size: Tuple[int, int],
+                valid: Optional[Tensor] = None) -> BlockSelection:
         """Choose the blocks to mask.
 
         Args:
             score_map (Tensor): ``[B, 1, h, w]`` float32 scores.
             image_size (tuple[int, int]): ``(H, W)`` of the (padded) image batch.
+            valid (Tensor, optional): ``[B, 1, H, W]`` bool, the real image's pixels; None
+                when every pixel is.
 
         Returns:
             BlockSelection: The masked and weak blocks, and the weak pixels.
@@ -98,6 +106,14 @@ class BaseBlockFilter(BaseModule):
             aml_masked_blocks=masked.flatten(1).sum(dim=1).float().mean(),
             aml_weak_blocks=weak_blocks.flatten(1).sum(dim=1).float().mean(),
             aml_block_mask_ratio=masked.float().mean())
+
+    def candidate_blocks(self, valid: Optional[Tensor], batch: int,
+                         image_size: Tuple[int, int], device: torch.device) -> Tensor:
+        """``[B, Gh, Gw]`` bool: the blocks holding at least one real-image pixel."""
+        if valid is None:
+            return torch.ones(batch, *self.grid_size(image_size), dtype=torch.bool,
+                              device=device)
+        return pool_blocks(valid[:, 0].float(), self.block_size, 'max') > 0
 
     def grid_size(self, image_size: Tuple[int, int]) -> Tuple[int, int]:
         """``(Gh, Gw)`` of the block grid of an ``H x W`` image."""

@@ -1,8 +1,7 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """Mask a fixed fraction of the blocks at random, whatever the scores (MaskRIS-style)."""
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
-import torch
 from torch import Tensor
 
 from mmamlris.registry import MODELS
@@ -18,7 +17,8 @@ class RandomBlockFilter(BaseBlockFilter):
 
     The scores are ignored: the heavy random masking of MaskRIS (which masks a large share of
     the image), as the ablation row that separates "masking helps" from "aligned masking
-    helps". Every block counts as weak.
+    helps". Every block counts as weak; with ``valid``, only the blocks that hold part of the
+    real image are drawn from (and counted in ``G``).
 
     Args:
         ratio (float): Fraction of the blocks masked, in ``[0, 1]``. Defaults to 0.5.
@@ -42,13 +42,11 @@ class RandomBlockFilter(BaseBlockFilter):
         """Refuse images smaller than one block (a masked block would hide all of it)."""
         self.refuse_smaller_than_a_block(height, width)
 
-    def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
-        """``ratio`` of the blocks of every image, drawn without replacement."""
-        batch = score_map.shape[0]
-        gh, gw = self.grid_size(image_size)
-        every = torch.ones(batch, gh * gw, dtype=torch.bool, device=score_map.device)
-        count = torch.full((batch, ), int(self.ratio * gh * gw + 0.5), device=every.device)
-        masked = draw_without_replacement(every, count).view(batch, gh, gw)
-        weak_blocks = every.view(batch, gh, gw)
-        return BlockSelection(masked, weak_blocks,
-                              expand_blocks(weak_blocks, image_size, self.block_size))
+    def forward(self, score_map: Tensor, image_size: Tuple[int, int],
+                valid: Optional[Tensor] = None) -> BlockSelection:
+        """``ratio`` of the (candidate) blocks of every image, drawn without replacement."""
+        every = self.candidate_blocks(valid, score_map.shape[0], image_size, score_map.device)
+        flat = every.flatten(1)
+        count = (flat.sum(dim=1).double() * self.ratio + 0.5).floor().long()
+        masked = draw_without_replacement(flat, count).view_as(every)
+        return BlockSelection(masked, every, expand_blocks(every, image_size, self.block_size))

@@ -30,7 +30,8 @@ def official_block_mask(score_map: Tensor,
                         block_size: Tuple[int, int],
                         tau: float,
                         rho: float = 0.25,
-                        keys: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+                        keys: Optional[Tensor] = None,
+                        valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Blocks masked by the released code, for a batch of relevance maps.
 
     Args:
@@ -43,6 +44,8 @@ def official_block_mask(score_map: Tensor,
             pair in ``block * bh * bw + offset`` order; the ``n`` weak pairs with the smallest
             keys are drawn. ``None`` draws ``torch.rand`` keys on the score map's device. Given
             keys make the choice reproducible (tests compare against a literal replica).
+        valid (Tensor, optional): ``[B, 1, H, W]`` bool, the real image's pixels; padding
+            pixels are never weak (the released code never sees padding).
 
     Returns:
         tuple[Tensor, Tensor]: The masked blocks ``[B, Gh, Gw]`` bool, with
@@ -57,6 +60,8 @@ def official_block_mask(score_map: Tensor,
     relevance = F.interpolate(score_map, size=(height, width), mode='bilinear',
                               align_corners=False)
     weak_pixels = relevance < tau  # [B, 1, H, W]
+    if valid is not None:
+        weak_pixels &= valid
     # Patchify: pad the partial last blocks with never-weak pixels, then [B, N, bh * bw].
     padded = F.pad(weak_pixels[:, 0], (0, gw * bw - width, 0, gh * bh - height), value=False)
     pairs = padded.view(batch, gh, bh, gw, bw).permute(0, 1, 3, 2, 4).reshape(
@@ -119,9 +124,11 @@ class ReleasedBlockFilter(BaseBlockFilter):
     def extra_repr(self) -> str:
         return f'tau={self.tau}, rho={self.rho}, block_size={self.block_size}'
 
-    def forward(self, score_map: Tensor, image_size: Tuple[int, int]) -> BlockSelection:
-        """The released code's choice; weak blocks are those holding a weak pixel."""
+    def forward(self, score_map: Tensor, image_size: Tuple[int, int],
+                valid: Optional[Tensor] = None) -> BlockSelection:
+        """The released code's choice; weak blocks are those holding a weak pixel (padding
+        pixels are never weak; the indexing slip may still hit a padding block)."""
         masked, weak_mask = official_block_mask(score_map, image_size, self.block_size,
-                                                self.tau, self.rho)
+                                                self.tau, self.rho, valid=valid)
         weak_blocks = pool_blocks(weak_mask[:, 0].float(), self.block_size, 'max') > 0
         return BlockSelection(masked, weak_blocks, weak_mask)

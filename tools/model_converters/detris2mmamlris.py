@@ -1,0 +1,78 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""Convert DETRIS weights into an mmamlris checkpoint.
+
+Usage::
+
+    # a released (or self-trained) DETRIS checkpoint
+    python tools/model_converters/detris2mmamlris.py SRC DST
+    # the public towers a DETRIS training starts from
+    python tools/model_converters/detris2mmamlris.py --clip ViT-B-16.pt \
+        --dinov2 dinov2_vitb14_reg4_pretrain.pth DST
+
+SRC is a checkpoint DETRIS's ``train.py`` saves (``{'state_dict': {'module.txt_backbone.*',
+'module.dinov2.*', 'module.neck.*', ...}}``, read with ``weights_only=True``); DST then loads
+with ``strict=True`` into ``AMLSegmentor`` built from ``configs/detris/`` (``--cfg-options
+load_from=DST``, or ``tools/test.py CONFIG DST``). With ``--clip`` (OpenAI's TorchScript file or
+a state dict) and ``--dinov2`` (Meta's DINOv2 with registers) DST holds the frozen towers and
+CLIP's text projection only: the configs' ``load_from``. The tool prints the settings read off
+the weights as ``--cfg-options``. The mapping: ``mmamlris/converters/detris.py``. DST is
+written to a temporary name and renamed.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+
+from mmamlris.converters import (convert_detris_pretrained, convert_detris_state_dict,
+                                 load_detris_checkpoint, load_public_tower)
+from mmamlris.utils import InputValueError, run_tool
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('paths', nargs='+', metavar='SRC DST',
+                        help='the DETRIS checkpoint and the file to write (DST only with '
+                        '--clip/--dinov2)')
+    parser.add_argument('--clip', help="OpenAI's CLIP checkpoint (ViT-B-16.pt)")
+    parser.add_argument('--dinov2', help="Meta's DINOv2 with registers checkpoint")
+    args = parser.parse_args(argv)
+    towers = (args.clip is not None, args.dinov2 is not None)
+    if any(towers) and (not all(towers) or len(args.paths) != 1):
+        parser.error('--clip and --dinov2 go together, with DST only')
+    if not any(towers) and len(args.paths) != 2:
+        parser.error('give SRC and DST (or --clip, --dinov2 and DST)')
+    return args
+
+
+def _option(value) -> str:
+    return str(list(value)).replace(' ', '') if isinstance(value, (list, tuple)) else str(value)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    dst = args.paths[-1]
+    if args.clip is not None:
+        conversion = convert_detris_pretrained(load_public_tower(args.clip, 'CLIP'),
+                                               load_public_tower(args.dinov2, 'DINOv2'))
+        source = dict(clip=osp.abspath(args.clip), dinov2=osp.abspath(args.dinov2))
+    else:
+        conversion = convert_detris_state_dict(load_detris_checkpoint(args.paths[0]))
+        source = osp.abspath(args.paths[0])
+    if not conversion.state_dict:
+        raise InputValueError('DETRIS conversion: no tensors to write.')
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    tmp = f'{dst}.tmp-{os.getpid()}'
+    meta = dict(source=source, converter='detris2mmamlris', detected_config=conversion.config)
+    torch.save(dict(state_dict=conversion.state_dict, meta=meta), tmp)
+    os.replace(tmp, dst)
+    print(f'{len(conversion.state_dict)} tensors written to {dst}.')
+    for key, reason in conversion.dropped:
+        print(f'dropped {key}: {reason}')
+    options = ' '.join(f'{k}={_option(v)}' for k, v in conversion.config.items())
+    print('model settings read off the weights (configs/detris/ default to DINOv2-B/14 with '
+          f'registers and CLIP ViT-B/16\'s text tower):\n  --cfg-options {options}')
+
+
+if __name__ == '__main__':
+    run_tool(main)
