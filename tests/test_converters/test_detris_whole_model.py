@@ -26,8 +26,6 @@ fp64 ones, and ours, whose levels carry different fp32 rounding (transformers' a
 to 1e-2 -- while in fp64 the two agree to 1e-7 (our loss is computed in fp32 by design, and
 transformers' attention takes its softmax in fp32).
 """
-import os.path as osp
-
 import pytest
 import torch
 from mmengine.structures import PixelData
@@ -36,24 +34,6 @@ from mmseg.structures import SegDataSample
 from mmamlris.converters import convert_detris_state_dict
 from mmamlris.registry import MODELS
 
-DATA = osp.join(osp.dirname(__file__), '..', 'data', 'detris_official', 'whole.pt')
-MODEL = dict(
-    type='AMLSegmentor',
-    backbone=dict(
-        type='DETRISDinov2',
-        dinov2=dict(hidden_size=48, num_hidden_layers=4, num_attention_heads=2, patch_size=14,
-                    image_size=70, num_register_tokens=4, layerscale_value=1.0, mlp_ratio=4,
-                    layer_norm_eps=1e-6),
-        adapter_layers=(1, 3), adapter_channels=32, text_channels=512, out_layers=(1, 2)),
-    text_encoder=dict(
-        type='DETRISCLIPText',
-        clip=dict(vocab_size=100, hidden_size=512, intermediate_size=2048, num_hidden_layers=2,
-                  num_attention_heads=4, max_position_embeddings=20, projection_dim=512,
-                  hidden_act='quick_gelu', layer_norm_eps=1e-5),
-        adapter_layers=(1, ), adapter_channels=16),
-    decode_head=dict(type='DETRISHead', in_channels=[48, 48, 48], in_index=[0, 1, 2],
-                     channels=512, text_channels=512, sentence_channels=512, num_heads=8,
-                     num_layers=1, ffn_channels=64, dropout=0.1))
 GRADS = {  # official name -> ours
     'dinov2.blocks.1.adapter.D_fc1.weight': 'backbone.aligners.1.down.weight',
     'txt_backbone.transformer.resblocks.1.adapter.D_fc1.weight':
@@ -65,39 +45,19 @@ GRADS = {  # official name -> ours
 }
 
 
-def official_state(recipe):
-    """The official model's random weights, drawn again as the recording drew them."""
-    generator = torch.Generator().manual_seed(recipe['seed'])
-    state = {}
-    for name, shape, kind in recipe['order']:
-        if kind == 'keep':
-            state[name] = recipe['kept'][name]
-        elif kind == 'var':
-            state[name] = torch.rand(shape, generator=generator) + 0.5
-        elif kind == 'norm':
-            state[name] = 1 + 0.2 * torch.randn(shape, generator=generator)
-        else:
-            state[name] = torch.randn(shape, generator=generator) * 0.2
-    for name, factor in recipe['scaled'].items():
-        state[name] = state[name] * factor
-    for name, (total, first) in recipe['checks'].items():
-        value = state[name]
-        assert float(value.flatten()[0]) == first, f'{name}: not the recorded weights'
-        assert abs(float(value.double().sum()) - total) <= 1e-6 * max(abs(total), 1.0), name
-    return state
+@pytest.fixture
+def official(detris_official):
+    return detris_official
 
 
-@pytest.fixture(scope='module')
-def official():
-    data = torch.load(DATA, weights_only=True)
-    data['state'] = official_state(data['weights'])
-    return data
-
-
-def build(state_dict):
-    model = MODELS.build(MODEL)
-    model.load_state_dict(state_dict, strict=True)
-    return model
+@pytest.fixture
+def build(detris_tiny_model_cfg):
+    """Our model at the official sizes, with ``state_dict`` loaded strictly."""
+    def build_model(state_dict):
+        model = MODELS.build(detris_tiny_model_cfg)
+        model.load_state_dict(state_dict, strict=True)
+        return model
+    return build_model
 
 
 def samples(official):
@@ -116,7 +76,8 @@ def _close(ours, ref, rel=1e-5):
     return (ours - ref).abs().max() <= rel * max(ref.abs().max(), 1.0)
 
 
-def test_the_converted_checkpoint_loads_strictly_and_drops_only_unused_clip_tensors(official):
+def test_the_converted_checkpoint_loads_strictly_and_drops_only_unused_clip_tensors(official,
+                                                                                    build):
     conversion = convert_detris_state_dict(official['state'])
     assert [k for k, _ in conversion.dropped] == ['txt_backbone.logit_scale']
     build(conversion.state_dict)  # strict
@@ -125,7 +86,7 @@ def test_the_converted_checkpoint_loads_strictly_and_drops_only_unused_clip_tens
     assert conversion.config['model.decode_head.in_channels'] == [48, 48, 48]
 
 
-def test_towers_levels_head_and_mask_match_the_official_model(official):
+def test_towers_levels_head_and_mask_match_the_official_model(official, build):
     model = build(convert_detris_state_dict(official['state']).state_dict).eval()
     data = samples(official)
     ids = official['ids']
@@ -141,7 +102,7 @@ def test_towers_levels_head_and_mask_match_the_official_model(official):
     assert _close(logits, official['eval_pred'])
 
 
-def test_training_logits_loss_and_gradients_match_the_official_model(official):
+def test_training_logits_loss_and_gradients_match_the_official_model(official, build):
     model = build(convert_detris_state_dict(official['state']).state_dict).train()
     torch.manual_seed(5)  # the same dropout draws (aligners, decoder)
     text_inputs = (official['ids'], (official['ids'] != 0).long())
@@ -169,7 +130,7 @@ def test_training_logits_loss_and_gradients_match_the_official_model(official):
         assert (grad - ref).abs().max() <= 1e-6 * ref.abs().max()
 
 
-def test_a_swapped_aligner_is_caught(official):
+def test_a_swapped_aligner_is_caught(official, build):
     state = convert_detris_state_dict(official['state']).state_dict
     for key in [k for k in state if k.startswith('backbone.aligners.1.')]:
         other = key.replace('aligners.1.', 'aligners.3.')

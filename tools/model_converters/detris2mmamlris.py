@@ -15,7 +15,8 @@ with ``strict=True`` into ``AMLSegmentor`` built from ``configs/detris/`` (``--c
 load_from=DST``, or ``tools/test.py CONFIG DST``). With ``--clip`` (OpenAI's TorchScript file or
 a state dict) and ``--dinov2`` (Meta's DINOv2 with registers) DST holds the frozen towers and
 CLIP's text projection only: the configs' ``load_from``. The tool prints the settings read off
-the weights as ``--cfg-options``. The mapping: ``mmamlris/converters/detris.py``. DST is
+the weights that differ from the DETRIS-B configs as ``--cfg-options`` (none for DETRIS-B;
+DETRIS-L's DINOv2 differs). The mapping: ``mmamlris/converters/detris.py``. DST is
 written to a temporary name and renamed.
 """
 import argparse
@@ -23,6 +24,7 @@ import os
 import os.path as osp
 
 import torch
+from mmengine.config import Config
 
 from mmamlris.converters import (convert_detris_pretrained, convert_detris_state_dict,
                                  load_detris_checkpoint, load_public_tower)
@@ -43,6 +45,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not any(towers) and len(args.paths) != 2:
         parser.error('give SRC and DST (or --clip, --dinov2 and DST)')
     return args
+
+
+BASE_MODEL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+                      '_base_', 'models', 'detris_dinov2-b_clip-b.py')
+
+
+def _config_value(cfg: Config, key: str):
+    """The value of a dotted ``--cfg-options`` key in ``cfg`` (None when absent)."""
+    value = cfg.to_dict()
+    for part in key.split('.'):
+        value = value.get(part) if isinstance(value, dict) else None
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def differing_options(detected: dict, base: Config) -> dict:
+    """The detected settings whose value differs from the base model config's."""
+    return {k: v for k, v in detected.items()
+            if _config_value(base, k) != (list(v) if isinstance(v, (list, tuple)) else v)}
 
 
 def _option(value) -> str:
@@ -69,9 +89,14 @@ def main(argv=None) -> None:
     print(f'{len(conversion.state_dict)} tensors written to {dst}.')
     for key, reason in conversion.dropped:
         print(f'dropped {key}: {reason}')
-    options = ' '.join(f'{k}={_option(v)}' for k, v in conversion.config.items())
-    print('model settings read off the weights (configs/detris/ default to DINOv2-B/14 with '
-          f'registers and CLIP ViT-B/16\'s text tower):\n  --cfg-options {options}')
+    differing = differing_options(conversion.config, Config.fromfile(BASE_MODEL))
+    if not differing:
+        print('the weights fit configs/detris/ as they are (DINOv2-B/14 with registers, CLIP '
+              'ViT-B/16\'s text tower): no --cfg-options needed.')
+    else:
+        options = ' '.join(f'{k}={_option(v)}' for k, v in differing.items())
+        print('model settings read off the weights that differ from configs/detris/ (DINOv2-B, '
+              f'CLIP ViT-B/16):\n  --cfg-options {options}')
 
 
 if __name__ == '__main__':
