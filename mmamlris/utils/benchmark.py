@@ -60,15 +60,20 @@ def build_optim(model: nn.Module, cfg, device: torch.device, amp: bool):
 
 
 def config_img_size(cfg) -> Tuple[int, int]:
-    """``(H, W)`` of the training pipeline's ``Resize`` (``scale`` is ``(w, h)``)."""
+    """``(H, W)`` of the training pipeline's ``Resize`` (``scale`` is ``(w, h)``) or
+    ``LetterBox`` (``size`` is ``(h, w)``)."""
     dataset = find_dataset_cfg(cfg.get('train_dataloader', {}).get('dataset', {}), 'pipeline')
     for transform in (dataset or {}).get('pipeline', []):
         scale = transform.get('scale')
         if transform.get('type') == 'Resize' and scale is not None:
             width, height = (scale, scale) if isinstance(scale, int) else scale
             return int(height), int(width)
+        if transform.get('type') == 'LetterBox':
+            size = transform.get('size', 448)
+            height, width = (size, size) if isinstance(size, int) else size
+            return int(height), int(width)
     raise InputValueError('Cannot read the image size from the training pipeline (no Resize '
-                          'with a scale); give --img-size H W.')
+                          'with a scale, no LetterBox); give --img-size H W.')
 
 
 def _sync(device: torch.device) -> None:

@@ -70,3 +70,12 @@ def test_time_alternating_reverses_the_order_every_iteration():
     assert calls == ['a', 'b', 'b', 'a', 'a', 'b']
     assert [len(v) for v in times.values()] == [2, 2]
     assert all(t >= 0 for v in times.values() for t in v)
+
+
+def test_the_image_size_is_read_from_resize_or_letterbox():
+    def cfg(transform):
+        return Config(dict(train_dataloader=dict(dataset=dict(pipeline=[
+            dict(type='LoadRISImageFromFile'), transform]))))
+    assert bench.config_img_size(cfg(dict(type='Resize', scale=(160, 120)))) == (120, 160)
+    assert bench.config_img_size(cfg(dict(type='LetterBox', size=(112, 140)))) == (112, 140)
+    assert bench.config_img_size(cfg(dict(type='LetterBox'))) == (448, 448)

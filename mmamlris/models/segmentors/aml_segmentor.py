@@ -87,12 +87,16 @@ class AMLSegmentor(BaseSegmentor):
     declares ``in_index`` / ``in_channels``; the segmentor reads nothing else of it.
 
     2. ``predict`` gives ``pred_sem_seg`` at the original image size (mmseg convention) and
-    ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol):
+    ``pred_sem_seg_resized`` at the network input size (the CARIS/LAVT evaluation protocol); a
+    letterboxed sample (``LetterBox``, DETRIS) is warped back with its ``letterbox_inverse``
+    instead and has no resized prediction:
 
     .. code:: text
 
      predict(): encode_decode() -> postprocess_result()
      encode_decode(): _encode() -> decode_head.predict()
+     postprocess_result(): _postprocess_resized()       (padding cropped, resized: mmseg's)
+                           _postprocess_letterboxed()   (unletterbox(), thresholded there)
 
     3. ``_forward`` (``mode='tensor'``) returns the decode head's raw logits.
 
