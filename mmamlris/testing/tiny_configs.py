@@ -29,10 +29,11 @@ def make_tiny_synref(data_root: str, num_images: int = 12, img_size: int = 64,
 
 
 def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int = 2,
-                      extra: Optional[Dict] = None) -> str:
+                      extra: Optional[Dict] = None, keep_model: bool = False) -> str:
     """Write ``config`` (a path under ``configs/``) shrunk to a toy run on ``data_root``.
 
-    The model becomes :data:`TINY_MODEL` (and :data:`TINY_AML` when the config has AML), every
+    The model becomes :data:`TINY_MODEL` (and :data:`TINY_AML` when the config has AML) unless
+    ``keep_model`` (a config whose model is small already, e.g. the toy DETRIS), every
     dataloader reads ``data_root`` with batch 2 and no worker processes, training stops after
     ``max_iters`` iterations with one validation and one checkpoint at the end.
 
@@ -40,8 +41,8 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
         str: ``out_file``.
     """
     cfg = load_config(osp.join(REPO_ROOT, 'configs', config))
-    options = dict(TINY_MODEL)
-    if cfg.model.get('aml') is not None:
+    options = {} if keep_model else dict(TINY_MODEL)
+    if cfg.model.get('aml') is not None and not keep_model:
         options.update(TINY_AML)
     loader = dict(batch_size=2, num_workers=0, persistent_workers=False)
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
