@@ -30,16 +30,16 @@ def run(*args):
 
 
 def test_a_released_checkpoint_converts_and_loads_strictly(state, detris_tiny_model_cfg,
-                                                           tmp_path):
+                                                           tmp_path, capsys):
     src = tmp_path / 'detris.pth'
     torch.save(dict(state_dict={f'module.{k}': v for k, v in state.items()}, epoch=3), src)
-    proc = run(str(src), str(tmp_path / 'out.pth'))
-    assert proc.returncode == 0, proc.stderr
-    assert 'dropped txt_backbone.logit_scale' in proc.stdout
+    _tool_module().main([str(src), str(tmp_path / 'out.pth')])
+    printed = capsys.readouterr().out
+    assert 'dropped txt_backbone.logit_scale' in printed
     # only what differs from DETRIS-B is printed: the tiny widths, not e.g. the text width 512
-    assert 'model.backbone.dinov2.hidden_size=48' in proc.stdout
-    assert 'model.backbone.adapter_layers=[1,3]' in proc.stdout
-    assert 'model.text_encoder.clip.hidden_size' not in proc.stdout
+    assert 'model.backbone.dinov2.hidden_size=48' in printed
+    assert 'model.backbone.adapter_layers=[1,3]' in printed
+    assert 'model.text_encoder.clip.hidden_size' not in printed
     ckpt = torch.load(tmp_path / 'out.pth', weights_only=True)
     MODELS.build(detris_tiny_model_cfg).load_state_dict(ckpt['state_dict'], strict=True)
 
@@ -64,9 +64,8 @@ def test_the_public_towers_convert_to_start_weights(state, detris_tiny_model_cfg
     # through the tool, from files
     torch.save(clip, tmp_path / 'clip.pt')
     torch.save(dinov2, tmp_path / 'dinov2.pth')
-    proc = run('--clip', str(tmp_path / 'clip.pt'), '--dinov2', str(tmp_path / 'dinov2.pth'),
-               str(tmp_path / 'init.pth'))
-    assert proc.returncode == 0, proc.stderr
+    _tool_module().main(['--clip', str(tmp_path / 'clip.pt'), '--dinov2',
+                         str(tmp_path / 'dinov2.pth'), str(tmp_path / 'init.pth')])
     written = torch.load(tmp_path / 'init.pth', weights_only=True)['state_dict']
     assert len(written) == len(conversion.state_dict)
 

@@ -10,6 +10,13 @@ through the data preprocessor, with ``torch.manual_seed(1)`` before the loss. Th
 are written here in today's form (the level a scorer reads is ``aml.scorer.in_index``, where
 that commit had the segmentor's ``aml_feat_index``; the oracle's block is stated).
 
+Since then AML no longer draws blocks that hold only batch padding (the 64x64 image's blocks
+right of column 64 here). The file predates that rule, so the step below declares the padded
+size as every sample's ``img_shape`` (no padding known), the case the rule leaves unchanged;
+the rule itself is tested in ``tests/test_models/test_aml/test_alignment_aware_masking.py``
+(``test_blocks_of_padding_only_are_never_candidates``), and the step with the real image sizes
+is checked below to differ from the file.
+
 On the kind of machine that wrote the file (2-core AMD EPYC, torch's AVX2 kernels) the losses
 are bit-identical. Other CPUs round some reductions differently (torch picks AVX-512 kernels
 where it can): on an AVX-512 Intel Xeon the largest difference measured was 8.5e-7 relative
@@ -46,13 +53,16 @@ SETTINGS = {
 }
 
 
-def step_losses(setting: dict) -> dict:
+def step_losses(setting: dict, padding_known: bool = False) -> dict:
     torch.manual_seed(0)
     model = MODELS.build(tiny_segmentor_cfg(**copy.deepcopy(setting)))
     model.init_weights()
     model.train()
     data = model.data_preprocessor(
         demo_ris_inputs(batch_size=2, image_shapes=((64, 64), (64, 96)), seed=3), True)
+    if not padding_known:
+        for sample in data['data_samples']:
+            sample.set_metainfo(dict(img_shape=tuple(data['inputs'].shape[-2:])))
     torch.manual_seed(1)
     return model(**data, mode='loss')
 
@@ -81,3 +91,8 @@ def test_a_changed_step_is_caught(reference):
     # the same PatchMax step with another filter draw (tau) no longer matches
     losses = step_losses(dict(aml=tiny_aml_cfg(tau=0.6)))
     assert any(not same(losses[k], v) for k, v in reference['patchmax'].items())
+
+
+def test_the_step_masks_no_padding_only_block_when_the_image_sizes_are_known(reference):
+    losses = step_losses(SETTINGS['patchmax'], padding_known=True)
+    assert not same(losses['aml_mask_ratio'], reference['patchmax']['aml_mask_ratio'])
