@@ -47,24 +47,30 @@ def letterboxed_batch(shapes=((90, 150), (140, 70)), with_gt=True):
 
 def test_letterboxed_predictions_are_warped_back_as_detris_evaluates():
     model = build().eval()
-    data = letterboxed_batch(with_gt=False)
-    with torch.no_grad():
-        out = model.test_step(copy.deepcopy(data))
-        batch = model.data_preprocessor(copy.deepcopy(data), False)
-        logits = model._forward(batch['inputs'], batch['data_samples'])
+    data = model.data_preprocessor(letterboxed_batch(with_gt=False), False)
+    samples = data['data_samples']
+    # the head's raw logits (4x its 8x8 grid), spread around the threshold
+    torch.manual_seed(0)
+    raw = F.interpolate(torch.randn(2, 1, 8, 8) * 3, size=(32, 32), mode='bilinear')
+    metas = [s.metainfo for s in samples]
+    out = model.postprocess_result(model.decode_head.predict_by_feat(raw, metas), samples)
     for index, sample in enumerate(out):
         height, width = sample.ori_shape
         # DETRIS's validate(): sigmoid, bicubic (align_corners) to the input, the inverse
         # affine (bicubic, 0 outside), > 0.35 at the original size
-        probs = F.interpolate(logits[index:index + 1].sigmoid(), size=(112, 112),
-                              mode='bicubic', align_corners=True)[0, 0].numpy()
+        probs = F.interpolate(raw[index:index + 1].sigmoid(), size=(112, 112), mode='bicubic',
+                              align_corners=True)[0, 0].numpy()
         inverse = np.array(sample.letterbox_inverse)
         ref = cv2.warpAffine(probs, inverse, (width, height), flags=cv2.INTER_CUBIC,
                              borderValue=0.) > 0.35
         pred = sample.pred_sem_seg.data[0].numpy() > 0
-        assert pred.shape == (height, width)
+        assert pred.shape == (height, width) and 0.2 < ref.mean() < 0.8
         assert (pred != ref).mean() <= 1e-3  # a pixel on the threshold may round apart
         assert 'pred_sem_seg_resized' not in sample  # the canvas is no resized image
+    # the same through predict(): a letterboxed sample comes back at its original size
+    with torch.no_grad():
+        predicted = model.test_step(letterboxed_batch(with_gt=False))
+    assert [tuple(s.pred_sem_seg.data.shape[-2:]) for s in predicted] == [(90, 150), (140, 70)]
 
 
 def test_aml_never_masks_letterbox_padding_and_28px_blocks_hide_whole_patches():
