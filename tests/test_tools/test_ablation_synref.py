@@ -51,6 +51,12 @@ def test_two_variants_end_to_end(tmp_path):
         last = open(run / 'last_checkpoint').read().strip()
         assert 'ema_state_dict' in torch.load(last, map_location='cpu', weights_only=False)
         assert 'EMAHook' in (run / 'train.log').read_text()
+        # ... and the trained weights were scored too, from the same checkpoint
+        assert (run / 'trained_per_expression.json').is_file()
+        trained = torch.load(run / 'trained_weights.pth', weights_only=True)['state_dict']
+        averaged = torch.load(last, map_location='cpu', weights_only=False)['state_dict']
+        assert trained.keys() == averaged.keys()
+        assert any(not torch.equal(trained[k], averaged[k]) for k in trained)
 
 
 def test_paired_differences_and_wins():

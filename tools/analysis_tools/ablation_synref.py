@@ -21,7 +21,9 @@ noise), then val mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU wit
 bars. Finished runs are reused and an interrupted run continues from its last checkpoint
 (`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
-evaluated on the averaged weights) and ``--eval-data-root`` (a larger evaluation set) are
+evaluated on the averaged weights; the trained weights of the same run are scored too and
+recorded as ``trained_*``, so that one run shows what the averaging bought) and
+``--eval-data-root`` (a larger evaluation set) are
 the levers that make the instrument more precise; they apply to every row and are part of
 a run's recorded setting.
 
@@ -53,6 +55,7 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
+RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
 # ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
 RIS_SCORES = ('mIoU', 'oIoU')
@@ -376,8 +379,18 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
             checkpoint = f.read().strip()
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
              '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
+        if args.ema:  # the trained weights too: what the averaging bought
+            from mmamlris.utils import write_ema_source_weights
+            raw = write_ema_source_weights(checkpoint, osp.join(work_dir, 'trained_weights.pth'))
+            run(['tools/test.py', config, raw, '--work-dir', osp.join(work_dir, 'test_trained'),
+                 '--out', osp.join(work_dir, RAW_OUT), '--cfg-options', *options,
+                 'custom_hooks=[]', 'resume=False'],  # weights only: nothing to resume
+                osp.join(work_dir, 'test_trained.log'))
     with open(out) as f:
         result = scores(json.load(f))
+    if osp.isfile(osp.join(work_dir, RAW_OUT)):
+        with open(osp.join(work_dir, RAW_OUT)) as f:
+            result.update({f'trained_{k}': v for k, v in scores(json.load(f)).items()})
     result.update(train_stats(work_dir))
     result['seed'] = seed
     return result
