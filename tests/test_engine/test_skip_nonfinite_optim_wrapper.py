@@ -126,12 +126,20 @@ def _free_port():
 
 
 def _ddp_worker(rank, port, queue):
+    import datetime
+    import traceback
+
     import torch.distributed as dist
     from mmengine.registry import init_default_scope
-    torch.set_num_threads(1)
-    init_default_scope('mmseg')
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                            world_size=2)
+    try:
+        torch.set_num_threads(1)
+        init_default_scope('mmseg')
+        # a bounded timeout: a rank whose peer is gone fails instead of waiting for ever
+        dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                                world_size=2, timeout=datetime.timedelta(seconds=60))
+    except Exception:
+        queue.put((rank, 'error', traceback.format_exc()))
+        return
     try:
         torch.manual_seed(0)
         model = nn.parallel.DistributedDataParallel(nn.Linear(3, 2))
@@ -143,6 +151,8 @@ def _ddp_worker(rank, port, queue):
             wrapper.update_params(loss_of(model, scale))
             weights.append(model.module.weight.detach().tolist())
         queue.put((rank, weights, wrapper.message_hub.get_info('skipped_updates')))
+    except Exception:
+        queue.put((rank, 'error', traceback.format_exc()))
     finally:
         dist.destroy_process_group()
 
@@ -151,16 +161,27 @@ def test_ddp_every_rank_skips_when_one_rank_has_a_nan():
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
     port = _free_port()
-    procs = [ctx.Process(target=_ddp_worker, args=(r, port, queue)) for r in range(2)]
-    for p in procs:
-        p.start()
+    # daemon workers, killed in `finally`: a rank that hangs must fail this test, never keep
+    # the interpreter (and CI) waiting for it at exit
+    procs = [ctx.Process(target=_ddp_worker, args=(r, port, queue), daemon=True)
+             for r in range(2)]
     results = dict()
-    for _ in procs:
-        rank, weights, skipped = queue.get(timeout=120)
-        results[rank] = (weights, skipped)
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            # spawning imports torch + mmamlris anew in each worker: slow on a loaded 2-core box
+            rank, weights, skipped = queue.get(timeout=300)
+            assert weights != 'error', f'rank {rank} failed:\n{skipped}'
+            results[rank] = (weights, skipped)
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=10)
     for rank in (0, 1):
         weights, skipped = results[rank]
         assert skipped == 1
