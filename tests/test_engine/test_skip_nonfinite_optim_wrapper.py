@@ -1,7 +1,9 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """NaN / Inf losses skip the update, are counted, and stop training after K in a row."""
 import copy
+import queue as queue_module
 import socket
+import time
 
 import pytest
 import torch
@@ -129,8 +131,11 @@ def _ddp_worker(rank, port, queue):
     import datetime
     import traceback
 
+    import faulthandler
+
     import torch.distributed as dist
     from mmengine.registry import init_default_scope
+    faulthandler.dump_traceback_later(90)  # a stuck rank says where, on stderr
     try:
         torch.set_num_threads(1)
         init_default_scope('mmseg')
@@ -169,9 +174,17 @@ def test_ddp_every_rank_skips_when_one_rank_has_a_nan():
     try:
         for p in procs:
             p.start()
-        for _ in procs:
-            # spawning imports torch + mmamlris anew in each worker: slow on a loaded 2-core box
-            rank, weights, skipped = queue.get(timeout=300)
+        deadline = time.monotonic() + 300  # spawning imports torch + mmamlris in each worker
+        while len(results) < len(procs):
+            try:
+                rank, weights, skipped = queue.get(timeout=5)
+            except queue_module.Empty:
+                dead = [(r, p.exitcode) for r, p in enumerate(procs)
+                        if p.exitcode not in (None, 0) and r not in results]
+                assert not dead, f'workers died without a result (rank, exit code): {dead}'
+                assert time.monotonic() < deadline, f'no result after 300 s from ranks ' \
+                    f'{sorted(set(range(len(procs))) - set(results))}'
+                continue
             assert weights != 'error', f'rank {rank} failed:\n{skipped}'
             results[rank] = (weights, skipped)
         for p in procs:

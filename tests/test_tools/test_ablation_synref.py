@@ -298,6 +298,27 @@ def test_ema_and_eval_data_root_reach_every_row_and_the_setting(tmp_path):
         assert ablation.setting(args, variant)['eval_data_root'] == 'data/synref_eval'
 
 
+def test_iters_lengthens_the_whole_schedule_and_ema_begin_reaches_the_hook(tmp_path):
+    from mmengine.config import Config
+    plain = ablation.parse_args(['--work-dir', str(tmp_path)])
+    assert {'iters', 'ema_begin'}.isdisjoint(ablation.setting(plain, 'aml'))
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--iters', '3000', '--ema',
+                                '0.01', '--ema-begin', '2250'])
+    for variant in ('baseline', 'aml'):
+        cfg = Config.fromfile(ablation.variant_config(args, variant, str(tmp_path / 'v.py')))
+        assert cfg.train_cfg.max_iters == 3000 and cfg.train_cfg.val_interval == 3000
+        warmup, poly = cfg.param_scheduler
+        assert warmup.end == 100  # the warm-up keeps its length ...
+        assert poly.type == 'PolyLR' and poly.end == 3000  # ... the decay ends with training
+        assert cfg.custom_hooks[0].begin_iter == 2250
+        assert ablation.setting(args, variant)['iters'] == 3000
+        assert ablation.setting(args, variant)['ema_begin'] == 2250
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--ema-begin', '10'])  # no --ema
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--iters', '100', '--ema', '0.1', '--ema-begin', '100'])
+
+
 def test_oracle_rows_hide_equal_shares_and_get_every_object(tmp_path):
     """The three equal-share oracle rows build, and one training step of the background-only
     row runs on SynRef with the objects of each image reaching the scorer."""

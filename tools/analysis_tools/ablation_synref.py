@@ -22,10 +22,11 @@ bars. Finished runs are reused and an interrupted run continues from its last ch
 (`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
 evaluated on the averaged weights; the trained weights of the same run are scored too and
-recorded as ``trained_*``, so that one run shows what the averaging bought) and
-``--eval-data-root`` (a larger evaluation set) are
-the levers that make the instrument more precise; they apply to every row and are part of
-a run's recorded setting.
+recorded as ``trained_*``, so that one run shows what the averaging bought; ``--ema-begin``
+averages only the end of training), ``--eval-data-root`` (a larger evaluation set) and
+``--iters`` (a longer schedule, the learning-rate decay stretched with it) are the levers that
+make the instrument more precise; they apply to every row and are part of a run's recorded
+setting.
 
 ``--records FILE`` keeps one small JSON line per finished (variant, seed): its scores, its AML
 statistics and the setting it ran with (configs, scorer and cfg options), with the date and
@@ -132,6 +133,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--ema', type=float, default=None, metavar='MOMENTUM',
                         help='average the weights during training (mmengine EMAHook with this '
                         'momentum, e.g. 0.002) and evaluate the averaged weights')
+    parser.add_argument('--ema-begin', type=int, default=0, metavar='ITER',
+                        help='with --ema: average only from this iteration on (the averaged '
+                        'weights follow the trained ones until then; EMAHook begin_iter)')
+    parser.add_argument('--iters', type=int, default=None, metavar='N',
+                        help="train N iterations instead of the config's: the schedulers that "
+                        'end with the training end at N too (a PolyLR still decays to its '
+                        'minimum), and validation runs once, at the end')
     parser.add_argument('--eval-data-root', metavar='DIR',
                         help='evaluate (val and test) on the splits read from DIR instead of '
                         "the config's data root, e.g. a larger SynRef generated with the same "
@@ -156,6 +164,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--reference {args.reference} is not one of --variants {args.variants}')
     if args.report_only and args.rerun:
         parser.error('--report-only trains nothing: it cannot be given with --rerun')
+    if args.ema_begin and not args.ema:
+        parser.error('--ema-begin needs --ema')
+    if args.iters is not None and not 0 <= args.ema_begin < args.iters:
+        parser.error(f'--ema-begin {args.ema_begin} must lie in [0, --iters {args.iters})')
     args.scorer_options = parse_scorer_options(args.scorer_options)
     return args
 
@@ -233,7 +245,7 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     from mmamlris.utils import load_config
     spec = VARIANTS[variant]
     if spec is None:
-        if not (args.ema or args.eval_data_root):
+        if not (args.ema or args.eval_data_root or args.iters):
             return args.baseline_config
         cfg = load_config(args.baseline_config)
         _apply_instrument(args, cfg)
@@ -279,15 +291,29 @@ def _with_objects(dataset) -> None:
 
 
 def _apply_instrument(args: argparse.Namespace, cfg) -> None:
-    """The measurement settings shared by every row: weight averaging (``--ema``) and the
-    evaluation set (``--eval-data-root``)."""
+    """The measurement settings shared by every row: weight averaging (``--ema``,
+    ``--ema-begin``), the evaluation set (``--eval-data-root``) and the schedule's length
+    (``--iters``)."""
     if args.ema:
         cfg.custom_hooks = [dict(type='EMAHook', ema_type='ExponentialMovingAverage',
-                                 momentum=args.ema, update_buffers=True, priority=49)]
+                                 momentum=args.ema, update_buffers=True, priority=49,
+                                 begin_iter=args.ema_begin)]
+    if args.iters:
+        _set_iters(cfg, args.iters)
     if args.eval_data_root:
         from mmamlris.evaluation import with_data_root
         cfg.val_dataloader = with_data_root(cfg.val_dataloader, args.eval_data_root)
         cfg.test_dataloader = with_data_root(cfg.test_dataloader, args.eval_data_root)
+
+
+def _set_iters(cfg, iters: int) -> None:
+    """Train ``iters`` iterations: schedulers that ended with the training end there too."""
+    old = cfg.train_cfg.max_iters
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    for scheduler in cfg.param_scheduler:
+        if scheduler.get('end') == old:
+            scheduler.end = iters
 
 
 def setting(args: argparse.Namespace, variant: str) -> dict:
@@ -300,6 +326,10 @@ def setting(args: argparse.Namespace, variant: str) -> dict:
                cfg_options=list(args.cfg_options))
     if args.ema:  # only when used, so that earlier records keep matching
         out['ema'] = args.ema
+    if args.ema_begin:
+        out['ema_begin'] = args.ema_begin
+    if args.iters:
+        out['iters'] = args.iters
     if args.eval_data_root:
         out['eval_data_root'] = args.eval_data_root
     return out
