@@ -129,6 +129,7 @@ def _free_port():
 
 def _ddp_worker(rank, port, queue):
     import datetime
+    import os
     import traceback
 
     import faulthandler
@@ -142,10 +143,6 @@ def _ddp_worker(rank, port, queue):
         # a bounded timeout: a rank whose peer is gone fails instead of waiting for ever
         dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                                 world_size=2, timeout=datetime.timedelta(seconds=60))
-    except Exception:
-        queue.put((rank, 'error', traceback.format_exc()))
-        return
-    try:
         torch.manual_seed(0)
         model = nn.parallel.DistributedDataParallel(nn.Linear(3, 2))
         wrapper = SkipNonFiniteOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
@@ -159,7 +156,14 @@ def _ddp_worker(rank, port, queue):
     except Exception:
         queue.put((rank, 'error', traceback.format_exc()))
     finally:
-        dist.destroy_process_group()
+        # Leave without destructors. Tearing the gloo group down from Python (DDP's reducer
+        # holds it) can deadlock in torch 2.x: the main thread, holding the GIL, joins the
+        # group's run-loop thread, which waits for the GIL to free a finished work item
+        # (seen here: 1 run in 8, stuck in ProcessGroupGloo::~ProcessGroupGloo). All
+        # collectives are done once the result is sent; flush it and exit.
+        queue.close()
+        queue.join_thread()
+        os._exit(0)
 
 
 def test_ddp_every_rank_skips_when_one_rank_has_a_nan():
