@@ -317,6 +317,8 @@ def test_iters_lengthens_the_whole_schedule_and_ema_begin_reaches_the_hook(tmp_p
         ablation.parse_args(['--ema-begin', '10'])  # no --ema
     with pytest.raises(SystemExit):
         ablation.parse_args(['--iters', '100', '--ema', '0.1', '--ema-begin', '100'])
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--ema', '0.1', '--ema-begin', '-1'])  # checked without --iters too
 
 
 def test_oracle_rows_hide_equal_shares_and_get_every_object(tmp_path):

@@ -166,7 +166,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--report-only trains nothing: it cannot be given with --rerun')
     if args.ema_begin and not args.ema:
         parser.error('--ema-begin needs --ema')
-    if args.iters is not None and not 0 <= args.ema_begin < args.iters:
+    if args.ema_begin < 0:
+        parser.error(f'--ema-begin must be >= 0, got {args.ema_begin}')
+    if args.iters is not None and args.ema_begin >= args.iters:
         parser.error(f'--ema-begin {args.ema_begin} must lie in [0, --iters {args.iters})')
     args.scorer_options = parse_scorer_options(args.scorer_options)
     return args
