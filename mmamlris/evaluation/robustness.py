@@ -11,6 +11,8 @@ does, following mmdet's ``test_robustness.py``:
   image is loaded (at the original size, before any resize; the GT is untouched);
 * :func:`with_data_root` -- the same test set read from another root (e.g. SynRef generated
   with ``--overlap``: scenes whose objects hide parts of each other);
+* :func:`with_splits` -- only some splits of the test set (e.g. val, to make a benchmark of
+  80 evaluations affordable);
 * :func:`robustness_summary` -- mPC (the score averaged over the ImageNet-C corruptions and
   severities), rPC (mPC relative to the clean score), and the same for the occlusion alone.
 """
@@ -101,6 +103,26 @@ def with_data_root(dataloader: Mapping, data_root: str) -> dict:
         raise InputValueError('The dataloader config has no dataset with a data_root.')
     for dataset in datasets:
         dataset['data_root'] = data_root
+    return dataloader
+
+
+def with_splits(dataloader: Mapping, splits: Sequence[str]) -> dict:
+    """A copy of ``dataloader`` that reads only ``splits`` (a ``ConcatDataset`` keeps the
+    children of those splits, in order).
+
+    Raises:
+        InputValueError: If a named split is not in the test set.
+    """
+    dataloader = copy.deepcopy(dict(dataloader))
+    dataset = dataloader['dataset']
+    children = dataset.get('datasets') or [dataset]
+    present = [child.get('split') for child in children]
+    unknown = [split for split in splits if split not in present]
+    if unknown:
+        raise InputValueError(f'The test set has no split {", ".join(map(repr, unknown))}; '
+                              f'its splits: {present}.')
+    if 'datasets' in dataset:
+        dataset['datasets'] = [child for child in children if child.get('split') in splits]
     return dataloader
 
 
