@@ -26,6 +26,8 @@ from mmamlris.utils import InputValueError
 # Share of the referred object covered at severities 1..5.
 OCCLUSION_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
 RIS_CORRUPTIONS = ('occlusion', )
+# Corrupted images a ``Corrupt`` of the benchmark keeps (per dataloader worker).
+CORRUPT_CACHE = 32
 LOADER = 'LoadRISImageFromFile'
 # Named groups for the command line (mmdet's groups, plus ours).
 CORRUPTION_GROUPS: Dict[str, Sequence[str]] = {
@@ -65,7 +67,9 @@ def degradation_transform(corruption: str, severity: int, seed: int = 0) -> dict
             raise InputValueError(f'Corruption severity must be 1..5, got {severity!r}.')
         return dict(type='OccludeReferent', fraction=OCCLUSION_FRACTIONS[severity - 1],
                     seed=seed)
-    return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed)
+    # right after the loader: an image of several expressions is corrupted once
+    return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed,
+                cache=CORRUPT_CACHE)
 
 
 def _datasets(dataset: dict) -> Iterator[dict]:

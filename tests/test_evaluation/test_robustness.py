@@ -23,7 +23,7 @@ def test_occlusion_severities_are_fractions_of_the_object():
     assert [degradation_transform('occlusion', s)['fraction'] for s in range(1, 6)] == \
         list(OCCLUSION_FRACTIONS) == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert degradation_transform('fog', 4, seed=3) == dict(
-        type='Corrupt', corruption='fog', severity=4, seed=3)
+        type='Corrupt', corruption='fog', severity=4, seed=3, cache=32)
     with pytest.raises(InputValueError, match='1..5'):
         degradation_transform('occlusion', 6)
 
