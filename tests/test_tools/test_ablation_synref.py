@@ -409,6 +409,12 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
         corruptions=['fog', 'occlusion'], severities=[1], splits=['val'], data_root=None,
         overlap=None)
     assert 'mPC_mIoU' not in saved[('aml', 2)]
+    # another benchmark setting replaces the scores: none of the old ones is left behind
+    ablation.main(call[:-4] + ['fog', '--robustness-severities', '1'])
+    capsys.readouterr()
+    saved = ablation.load_records(str(records))
+    assert saved[('aml', 0)]['robustness']['corruptions'] == ['fog']
+    assert 'occlusion_mIoU' not in saved[('aml', 0)] and saved[('aml', 0)]['mPC_mIoU'] == 43
     # an incomplete benchmark (a severity missing) gives no scores
     ablation.main(call[:-1] + ['1', '2'])
     assert 'aml_seed0' in capsys.readouterr().err

@@ -66,6 +66,7 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
+ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
 # ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
@@ -444,6 +445,9 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
         return None
     if not (osp.isfile(out) and not args.rerun):
         os.makedirs(work_dir, exist_ok=True)
+        stale = osp.join(work_dir, ROBUSTNESS_OUT)  # scores of the weights trained before
+        if osp.isfile(stale):
+            os.remove(stale)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
         options = run_options(args, seed)
         # --resume: a run interrupted earlier continues from its last checkpoint.
@@ -485,7 +489,7 @@ def robustness(args: argparse.Namespace, variant: str,
     checkpoint (resumable: the tool reuses its ``--out``); None when the run folder has no
     checkpoint, or (``--report-only``) no finished benchmark."""
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
-    out = osp.join(work_dir, 'robustness.json')
+    out = osp.join(work_dir, ROBUSTNESS_OUT)
     if not args.report_only:
         last = osp.join(work_dir, 'last_checkpoint')
         if not osp.isfile(last):
@@ -537,6 +541,12 @@ def robustness_scores(args: argparse.Namespace, path: str) -> Optional[Dict[str,
     out['robustness'] = robustness_setting(args)
     out['robustness_date'] = time.strftime('%Y-%m-%d')
     return out
+
+
+def _is_robustness_key(key: str) -> bool:
+    """Whether a record's key holds a robustness score or its setting."""
+    return key in ('robustness', 'robustness_date') or key.startswith(
+        tuple(f'{k}_' for k in ROBUST_KEYS))
 
 
 def _cell(values: List[float], runs: Optional[int] = None) -> str:
@@ -722,7 +732,8 @@ def main(argv=None) -> None:
             if measured is None:
                 no_robustness.append(f'{variant}_seed{seed}')
             else:
-                result, new = dict(result, **measured), True
+                kept = {k: v for k, v in result.items() if not _is_robustness_key(k)}
+                result, new = dict(kept, **measured), True
         if new and args.records:  # a finished run folder, a new run, or new robustness scores
             records[(variant, seed)] = result
             save_records(args.records, records)
