@@ -409,6 +409,16 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
         corruptions=['fog', 'occlusion'], severities=[1], splits=['val'], data_root=None,
         overlap=None)
     assert 'mPC_mIoU' not in saved[('aml', 2)]
+    # the chart gets a second panel (mPC, occlusion) once robustness is measured
+    from PIL import Image
+    ablation.main(call + ['--out-png', str(tmp_path / 'robust.png')])
+    capsys.readouterr()
+    clean_only = {v: [{k: r[k] for k in ('seed', 'val_mIoU', 'val_oIoU')} for r in runs]
+                  for v, runs in (('baseline', [saved[('baseline', 0)]]),
+                                  ('aml', [saved[('aml', 0)]]))}
+    ablation.chart(clean_only, str(tmp_path / 'clean.png'))
+    clean_width = Image.open(tmp_path / 'clean.png').size[0]
+    assert Image.open(tmp_path / 'robust.png').size[0] == 2 * clean_width
     # another benchmark setting replaces the scores: none of the old ones is left behind
     ablation.main(call[:-4] + ['fog', '--robustness-severities', '1'])
     capsys.readouterr()

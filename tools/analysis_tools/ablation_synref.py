@@ -667,30 +667,38 @@ def report(results: Dict[str, List[dict]], reference: str) -> str:
 
 
 def chart(results: Dict[str, List[dict]], path: str) -> None:
-    """Bar chart of the two val scores (mean, std error bars, one dot per seed)."""
+    """Bar chart of the two val scores (mean, std error bars, one dot per seed), and a second
+    panel with mPC and the occlusion score where robustness was measured."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     names = [v for v, runs in results.items() if runs]
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4))
-    width = 0.38
     first, second = score_names(results)[:2]
-    for offset, metric in ((-width / 2, f'val_{first}'), (width / 2, f'val_{second}')):
-        values = [[r[metric] for r in results[n] if metric in r] for n in names]
-        means = [statistics.mean(v) if v else 0 for v in values]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
-        xs = [i + offset for i in range(len(names))]
-        ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
-        for x, v in zip(xs, values):
-            ax.plot([x] * len(v), v, 'k.', markersize=4)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
-                        f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
-                        for n in names], fontsize=7)
+    panels = [([f'val_{first}', f'val_{second}'], 'percent (SynRef val, 160x160 resized)')]
+    robust = [f'{k}_{first}' for k in ('mPC', 'occlusion')
+              if any(f'{k}_{first}' in r for n in names for r in results[n])]
+    if robust:
+        panels.append((robust, f'{first} under corruption (val)'))
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.3 * len(names) + 2), 4),
+                             squeeze=False)
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
-    ax.set_ylabel('percent (SynRef val, 160x160 resized)')
-    ax.set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
-    ax.legend(fontsize=8)
+    for ax, (metrics, ylabel) in zip(axes[0], panels):
+        width = 0.8 / len(metrics)
+        for i, metric in enumerate(metrics):
+            values = [[r[metric] for r in results[n] if metric in r] for n in names]
+            means = [statistics.mean(v) if v else 0 for v in values]
+            stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
+            xs = [k + (i - (len(metrics) - 1) / 2) * width for k in range(len(names))]
+            ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
+            for x, v in zip(xs, values):
+                ax.plot([x] * len(v), v, 'k.', markersize=4)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
+                            f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
+                            for n in names], fontsize=7)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
