@@ -439,3 +439,14 @@ def test_robustness_arguments_are_checked():
         ablation.parse_args(['--robustness', '--robustness-severities', '6'])
     with pytest.raises(SystemExit):
         ablation.parse_args(['--robustness-overlap', 'data/x'])  # needs --robustness
+
+
+def test_pairs_across_machines_are_named():
+    results = {'baseline': [dict(seed=0, machine='A'), dict(seed=1, machine='A'), dict(seed=2)],
+               'aml': [dict(seed=0, machine='A'), dict(seed=1, machine='B'),
+                       dict(seed=2, machine='B')]}
+    note = ablation.machine_note(results)
+    assert note.endswith('from one CPU to another): aml seed 1.')
+    assert ablation.machine_note({'baseline': results['baseline'], 'aml': results['aml'][:1]}) \
+        == ''
+    assert 'torch' in ablation.machine() and ', ' in ablation.machine()

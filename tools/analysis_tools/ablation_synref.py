@@ -58,6 +58,8 @@ import glob
 import json
 import os
 import os.path as osp
+import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -408,6 +410,25 @@ def save_records(path: str, records: Dict[tuple, dict]) -> None:
     os.replace(tmp, path)  # never a half-written file
 
 
+def machine() -> str:
+    """What a run trained on: the GPU, or the CPU's model name and widest vector extension,
+    with the torch build (runs of one config and seed differ from one machine to another)."""
+    import torch
+    if torch.cuda.is_available():
+        return f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
+    name, flags = platform.machine(), ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+        name = re.search(r'^model name\s*:\s*(.+)$', info, re.M).group(1).strip()
+        flags = re.search(r'^flags\s*:\s*(.+)$', info, re.M).group(1).split()
+    except (OSError, AttributeError):  # not Linux, or another cpuinfo layout
+        pass
+    isa = next((i for i in ('avx512f', 'avx2', 'neon', 'asimd') if i in flags), 'unknown ISA')
+    return (f'{name}, {isa}, {torch.get_num_threads()} threads, '
+            f'torch {torch.__version__}')
+
+
 def _commit() -> Optional[str]:
     proc = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
                           capture_output=True, text=True)
@@ -657,11 +678,25 @@ def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline'
     return '\n'.join(lines)
 
 
+def machine_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
+    """A sentence naming the runs paired with a ``reference`` run trained on another machine
+    ('' if none; records without a ``machine`` are not compared)."""
+    base = {r['seed']: r.get('machine') for r in results.get(reference, [])}
+    mixed = [f'{variant} seed {r["seed"]}' for variant, runs in results.items()
+             if variant != reference for r in runs
+             if base.get(r['seed']) and r.get('machine') and r['machine'] != base[r['seed']]]
+    if not mixed:
+        return ''
+    return (f'Paired with a {reference} run trained on another machine (a config and seed '
+            f'train differently from one CPU to another): {", ".join(mixed)}.')
+
+
 def report(results: Dict[str, List[dict]], reference: str) -> str:
     """The summary table, the robustness table (when measured), then the two val scores
     (mIoU and oIoU, or gIoU and cIoU) per seed."""
     first, second = score_names(results)[:2]
-    parts = [table(results, reference), robustness_table(results, reference),
+    parts = [table(results, reference), machine_note(results, reference),
+             robustness_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
 
@@ -730,6 +765,7 @@ def main(argv=None) -> None:
             if result is not None:
                 result = dict(result, variant=variant, setting=setting(args, variant),
                               date=time.strftime('%Y-%m-%d'), commit=_commit(),
+                              machine=machine(),
                               source=f'measured: {args.work_dir}/{variant}_seed{seed}')
         if result is None:
             missing.append(f'{variant}_seed{seed}')
