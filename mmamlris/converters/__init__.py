@@ -14,10 +14,13 @@ from .lavt import (LAVT_DECODER_RENAMES, LAVT_FUSION_RENAMES, LAVTConversion,
 from .rela import (RELA_DECODER_RENAMES, RELA_PIXEL_DECODER_RENAMES, ReLAConversion,
                    convert_rela_decoder, convert_rela_pixel_decoder, convert_rela_state_dict,
                    detect_rela_config, load_rela_checkpoint, rename_rela_key)
+from .official_checkpoint import Conversion
+from .renames import first_rename
 from .mobilenetv2_deepsort import (DEEPSORT_WEIGHTS, convert_deepsort_mobilenetv2,
                                    deepsort_weights_path, load_deepsort_mobilenetv2)
 
 __all__ = [
+    'Conversion', 'first_rename',
     'CARISConversion', 'convert_caris_state_dict', 'detect_caris_config',
     'load_official_checkpoint', 'LAVT_FUSION_RENAMES', 'convert_lavt_backbone',
     'convert_lavt_fusion', 'LAVT_DECODER_RENAMES', 'convert_lavt_decoder', 'LAVTConversion',

@@ -29,12 +29,12 @@ Traps (each one loads without an error and gives wrong outputs if missed):
   ``reduction`` weight and the merging ``norm`` are permuted accordingly.
 """
 import re
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from torch import Tensor
 
 from mmamlris.utils.errors import InputValueError
-from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .official_checkpoint import Conversion, read_official_checkpoint, tensor_dict
 from .swin import SWIN_RENAMES, count_indices, detect_swin_config, swin_tensor_to_mmseg
 
 __all__ = [
@@ -81,19 +81,7 @@ _AML_PROJ = {'aug.text_proj.weight': 'aml.scorer.text_proj_weight',
              'aug.text_proj.bias': 'aml.scorer.text_proj_bias'}
 
 
-class CARISConversion(NamedTuple):
-    """The converted state dict and what did not carry over.
-
-    Attributes:
-        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` (``aml.scorer.*`` only for an
-            AMLRIS checkpoint).
-        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
-        config (dict[str, object]): Model settings read off the weights (see
-            :func:`detect_caris_config`).
-    """
-    state_dict: Dict[str, Tensor]
-    dropped: List[Tuple[str, str]]
-    config: Dict[str, object]
+CARISConversion = Conversion  # the same record for every model; the name kept for imports
 
 
 def load_official_checkpoint(path: str) -> Dict[str, Tensor]:

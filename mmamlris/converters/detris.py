@@ -16,12 +16,13 @@ files a training starts from) build on these.
 import os.path as osp
 import re
 import zipfile
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from torch import Tensor
 
 from mmamlris.utils.errors import InputValueError
-from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .official_checkpoint import Conversion, read_official_checkpoint, tensor_dict
+from .renames import first_rename
 from .swin import count_indices
 
 __all__ = ['DETRIS_ADAPTER_RENAMES', 'DINOV2_RENAMES', 'CLIP_TEXT_RENAMES',
@@ -45,17 +46,9 @@ DETRIS_ADAPTER_RENAMES: Tuple[Tuple[str, str], ...] = (
 )
 
 
-def _first_rename(key: str, renames: Tuple[Tuple[str, str], ...]) -> Optional[str]:
-    """``key`` rewritten by the first of ``renames`` whose pattern matches, else None."""
-    for pattern, repl in renames:
-        if re.match(pattern, key):
-            return re.sub(pattern, repl, key, count=1)
-    return None
-
-
 def rename_detris_adapter_key(key: str) -> str:
     """Our name of one key of an official ``DenseAligner`` / ``TextAdapter``."""
-    renamed = _first_rename(key, DETRIS_ADAPTER_RENAMES)
+    renamed = first_rename(key, DETRIS_ADAPTER_RENAMES)
     if renamed is not None:
         return renamed
     raise KeyError(f'{key!r} belongs to no part of a DETRIS adapter.')
@@ -100,7 +93,7 @@ def _convert_tower(state_dict: Dict[str, Tensor], renames: Tuple[Tuple[str, str]
             index, rest = adapted.groups()
             out[adapter[1].format(index=index) + rename_detris_adapter_key(rest)] = value
         else:
-            renamed = _first_rename(key, renames)
+            renamed = first_rename(key, renames)
             if renamed is None:
                 raise KeyError(f'{key!r} belongs to no part of DETRIS\'s {what}.')
             out['model.' + renamed] = value
@@ -189,7 +182,7 @@ def _rename_head(key: str) -> str:
         match = re.match(pattern, key)
         if match:
             return build(match) + key[match.end():]
-    renamed = _first_rename(key, DETRIS_HEAD_RENAMES)
+    renamed = first_rename(key, DETRIS_HEAD_RENAMES)
     if renamed is not None:
         return renamed
     raise KeyError(f'{key!r} belongs to no part of DETRIS\'s neck, decoder or projector.')
@@ -200,19 +193,7 @@ def convert_detris_head(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return {_rename_head(k): v for k, v in state_dict.items()}
 
 
-class DETRISConversion(NamedTuple):
-    """The converted state dict and what did not carry over.
-
-    Attributes:
-        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` built from
-            ``configs/detris/``.
-        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
-        config (dict[str, object]): Model settings read off the weights
-            (:func:`detect_detris_config`).
-    """
-    state_dict: Dict[str, Tensor]
-    dropped: List[Tuple[str, str]]
-    config: Dict[str, object]
+DETRISConversion = Conversion  # the same record for every model; the name kept for imports
 
 
 # Tensors of OpenAI's CLIP checkpoint that DETRIS never uses.

@@ -19,12 +19,12 @@ patch merging is reordered as for CARIS (``converters/swin.py``); the decoder's 
 numbered by level there (``conv1_4`` reads levels 4 and 3) and by step here (``fuse.0``).
 """
 import re
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from torch import Tensor
 
 from mmamlris.utils.errors import InputValueError
-from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .official_checkpoint import Conversion, read_official_checkpoint, tensor_dict
 from .swin import count_indices, detect_swin_config, rename_swin_key, swin_tensor_to_mmseg
 
 __all__ = ['LAVT_FUSION_RENAMES', 'LAVT_DECODER_RENAMES', 'LAVTConversion',
@@ -147,19 +147,7 @@ def convert_lavt_decoder(state_dict: Dict[str, Tensor],
     return _renamed(state_dict, prefix, LAVT_DECODER_RENAMES)
 
 
-class LAVTConversion(NamedTuple):
-    """The converted state dict and what did not carry over.
-
-    Attributes:
-        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` built from
-            ``configs/lavt/``.
-        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
-        config (dict[str, object]): Model settings read off the weights
-            (:func:`detect_lavt_config`).
-    """
-    state_dict: Dict[str, Tensor]
-    dropped: List[Tuple[str, str]]
-    config: Dict[str, object]
+LAVTConversion = Conversion  # the same record for every model; the name kept for imports
 
 
 def rename_lavt_key(key: str) -> str:

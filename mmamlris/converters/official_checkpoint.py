@@ -2,14 +2,30 @@
 """Reading the file an official RIS ``train.py`` saves (CARIS, AMLRIS, LAVT), safely."""
 import argparse
 import os.path as osp
-from typing import Dict
+from typing import Dict, List, NamedTuple, Tuple
 
 import torch
 from torch import Tensor
 
 from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
 
-__all__ = ['read_official_checkpoint', 'tensor_dict']
+__all__ = ['Conversion', 'read_official_checkpoint', 'tensor_dict']
+
+
+class Conversion(NamedTuple):
+    """What every ``convert_*_state_dict`` returns: the converted weights and what did not
+    carry over.
+
+    Attributes:
+        state_dict (dict[str, Tensor]): Keys of ``AMLSegmentor`` built from the model's
+            configs.
+        dropped (list[tuple[str, str]]): ``(official key, reason)`` of every dropped tensor.
+        config (dict[str, object]): Model settings read off the weights, as ``--cfg-options``
+            keys (each model's ``detect_*_config``).
+    """
+    state_dict: Dict[str, Tensor]
+    dropped: List[Tuple[str, str]]
+    config: Dict[str, object]
 
 
 def read_official_checkpoint(path: str, model_name: str) -> dict:

@@ -32,13 +32,14 @@ becomes mmdet's ``MSDeformAttnPixelDecoder``: ``input_proj.<i>.0`` / ``.1`` ->
 ``gn``), ``mask_features`` -> ``mask_feature``.
 """
 import re
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, Tuple
 
 from torch import Tensor
 
 from mmamlris.utils.errors import InputValueError
 from .lavt import convert_lavt_backbone, rename_lavt_key
-from .official_checkpoint import read_official_checkpoint, tensor_dict
+from .official_checkpoint import Conversion, read_official_checkpoint, tensor_dict
+from .renames import first_rename
 from .swin import count_indices, detect_swin_config
 
 __all__ = ['RELA_DECODER_RENAMES', 'RELA_PIXEL_DECODER_RENAMES', 'ReLAConversion',
@@ -69,10 +70,10 @@ def _rename(key: str) -> str:
     if match:
         return (f'{_MLP_NAMES[match.group(1)]}.{2 * int(match.group(2))}.'
                 + key[match.end():])
-    for pattern, repl in RELA_DECODER_RENAMES:
-        if re.match(pattern, key):
-            return re.sub(pattern, repl, key, count=1)
-    raise KeyError(f'{key!r} belongs to no part of ReLA\'s query decoder.')
+    renamed = first_rename(key, RELA_DECODER_RENAMES)
+    if renamed is None:
+        raise KeyError(f'{key!r} belongs to no part of ReLA\'s query decoder.')
+    return renamed
 
 
 def convert_rela_decoder(state_dict: Dict[str, Tensor],
@@ -124,10 +125,10 @@ def convert_rela_pixel_decoder(state_dict: Dict[str, Tensor],
 
 
 def _rename_pixel(key: str) -> str:
-    for pattern, repl in RELA_PIXEL_DECODER_RENAMES:
-        if re.match(pattern, key):
-            return re.sub(pattern, repl, key, count=1)
-    raise KeyError(f'{key!r} belongs to no part of ReLA\'s pixel decoder.')
+    renamed = first_rename(key, RELA_PIXEL_DECODER_RENAMES)
+    if renamed is None:
+        raise KeyError(f'{key!r} belongs to no part of ReLA\'s pixel decoder.')
+    return renamed
 
 
 _PIXEL, _PREDICTOR = 'sem_seg_head.pixel_decoder.', 'sem_seg_head.predictor.'
@@ -148,12 +149,7 @@ def rename_rela_key(key: str) -> str:
     raise KeyError(f'{key!r} belongs to no part of the official ReLA model.')
 
 
-class ReLAConversion(NamedTuple):
-    """The converted state dict, what was dropped (``(key, reason)``) and the settings read
-    off the weights (:func:`detect_rela_config`)."""
-    state_dict: Dict[str, Tensor]
-    dropped: List[Tuple[str, str]]
-    config: Dict[str, object]
+ReLAConversion = Conversion  # the same record for every model; the name kept for imports
 
 
 def load_rela_checkpoint(path: str) -> Dict[str, Tensor]:

@@ -6,6 +6,8 @@ from typing import Dict, Optional
 
 from torch import Tensor
 
+from .renames import first_rename
+
 __all__ = ['SWIN_RENAMES', 'count_indices', 'detect_swin_config', 'merging_to_mmseg',
            'rename_swin_key', 'swin_tensor_to_mmseg']
 
@@ -22,10 +24,7 @@ _MERGING = re.compile(r'^stages\.\d+\.downsample\.(reduction\.weight|norm\.)')
 
 def rename_swin_key(key: str) -> Optional[str]:
     """mmseg's name of an official Swin key (inside the backbone), or None if no rule fits."""
-    for pattern, repl in SWIN_RENAMES:
-        if re.match(pattern, key):
-            return re.sub(pattern, repl, key, count=1)
-    return None
+    return first_rename(key, SWIN_RENAMES)
 
 
 def merging_to_mmseg(tensor: Tensor) -> Tensor:

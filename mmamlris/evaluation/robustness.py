@@ -11,6 +11,8 @@ does, following mmdet's ``test_robustness.py``:
   image is loaded (at the original size, before any resize; the GT is untouched);
 * :func:`with_data_root` -- the same test set read from another root (e.g. SynRef generated
   with ``--overlap``: scenes whose objects hide parts of each other);
+* :func:`with_splits` -- only some splits of the test set (e.g. val, to make a benchmark of
+  80 evaluations affordable);
 * :func:`robustness_summary` -- mPC (the score averaged over the ImageNet-C corruptions and
   severities), rPC (mPC relative to the clean score), and the same for the occlusion alone.
 """
@@ -24,6 +26,8 @@ from mmamlris.utils import InputValueError
 # Share of the referred object covered at severities 1..5.
 OCCLUSION_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
 RIS_CORRUPTIONS = ('occlusion', )
+# Corrupted images a ``Corrupt`` of the benchmark keeps (per dataloader worker).
+CORRUPT_CACHE = 32
 LOADER = 'LoadRISImageFromFile'
 # Named groups for the command line (mmdet's groups, plus ours).
 CORRUPTION_GROUPS: Dict[str, Sequence[str]] = {
@@ -63,7 +67,9 @@ def degradation_transform(corruption: str, severity: int, seed: int = 0) -> dict
             raise InputValueError(f'Corruption severity must be 1..5, got {severity!r}.')
         return dict(type='OccludeReferent', fraction=OCCLUSION_FRACTIONS[severity - 1],
                     seed=seed)
-    return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed)
+    # right after the loader: an image of several expressions is corrupted once
+    return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed,
+                cache=CORRUPT_CACHE)
 
 
 def _datasets(dataset: dict) -> Iterator[dict]:
@@ -101,6 +107,26 @@ def with_data_root(dataloader: Mapping, data_root: str) -> dict:
         raise InputValueError('The dataloader config has no dataset with a data_root.')
     for dataset in datasets:
         dataset['data_root'] = data_root
+    return dataloader
+
+
+def with_splits(dataloader: Mapping, splits: Sequence[str]) -> dict:
+    """A copy of ``dataloader`` that reads only ``splits`` (a ``ConcatDataset`` keeps the
+    children of those splits, in order).
+
+    Raises:
+        InputValueError: If a named split is not in the test set.
+    """
+    dataloader = copy.deepcopy(dict(dataloader))
+    dataset = dataloader['dataset']
+    children = dataset.get('datasets') or [dataset]
+    present = [child.get('split') for child in children]
+    unknown = [split for split in splits if split not in present]
+    if unknown:
+        raise InputValueError(f'The test set has no split {", ".join(map(repr, unknown))}; '
+                              f'its splits: {present}.')
+    if 'datasets' in dataset:
+        dataset['datasets'] = [child for child in children if child.get('split') in splits]
     return dataloader
 
 

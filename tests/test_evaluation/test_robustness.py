@@ -4,7 +4,7 @@ import pytest
 
 from mmamlris.evaluation import (OCCLUSION_FRACTIONS, degradation_transform,
                                  expand_corruptions, robustness_summary, robustness_table,
-                                 with_data_root, with_degradation)
+                                 with_data_root, with_degradation, with_splits)
 from mmamlris.utils import InputValueError, load_config
 from mmamlris.testing.tiny_configs import REPO_ROOT
 
@@ -23,7 +23,7 @@ def test_occlusion_severities_are_fractions_of_the_object():
     assert [degradation_transform('occlusion', s)['fraction'] for s in range(1, 6)] == \
         list(OCCLUSION_FRACTIONS) == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert degradation_transform('fog', 4, seed=3) == dict(
-        type='Corrupt', corruption='fog', severity=4, seed=3)
+        type='Corrupt', corruption='fog', severity=4, seed=3, cache=32)
     with pytest.raises(InputValueError, match='1..5'):
         degradation_transform('occlusion', 6)
 
@@ -80,3 +80,14 @@ def test_another_data_root_reaches_every_split():
     assert cfg.test_dataloader.dataset.datasets[0].data_root == 'data/synref'
     with pytest.raises(InputValueError, match='no dataset with a data_root'):
         with_data_root(dict(dataset=dict(type='X')), 'x')
+
+
+def test_splits_keep_only_the_named_children_of_the_test_set():
+    cfg = load_config(f'{REPO_ROOT}/configs/lite/lite_mbv2_minilm_synref-160x160.py')
+    loader = with_splits(cfg.test_dataloader, ['testB', 'val'])
+    assert [d['split'] for d in loader['dataset']['datasets']] == ['val', 'testB']  # in order
+    assert len(cfg.test_dataloader.dataset.datasets) == 3  # the config is not changed
+    single = dict(dataset=dict(type='RefCOCODataset', split='val'))
+    assert with_splits(single, ['val']) == single
+    with pytest.raises(InputValueError, match="no split 'train'; its splits: \\['val'\\]"):
+        with_splits(single, ['train'])

@@ -32,7 +32,8 @@ def test_two_variants_end_to_end(tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/ablation_synref.py', '--baseline-config', base,
          '--aml-config', aml, '--variants', 'baseline', 'random', '--seeds', '0',
-         '--work-dir', str(tmp_path / 'work'), '--out-md', str(md), '--ema', '0.5'],
+         '--work-dir', str(tmp_path / 'work'), '--out-md', str(md), '--ema', '0.5',
+         '--robustness', 'fog', 'occlusion', '--robustness-severities', '2'],
         cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True,
         text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,6 +45,17 @@ def test_two_variants_end_to_end(tmp_path):
     assert len(re.findall(r'\d+\.\d\d ± \d+\.\d\d', rows[2])) == 6
     assert len(re.findall(r'-?\d+\.\d\d ± \d+\.\d\d', rows[3])) == 12
     assert re.search(r'\((0|1)/1\)', rows[3])  # wins out of 1 seed
+    # --robustness: each run's checkpoint went through test_robustness.py (val split only)
+    robust = rows[rows.index('') + 1:]
+    assert robust[0].startswith('| variant | seeds | clean mIoU | mPC mIoU | rPC % mIoU | '
+                                'occlusion mIoU |')
+    assert robust[2].startswith('| baseline (no AML) | 1 |')
+    assert robust[3].startswith('| + random mask (same count) | 1 |')
+    for variant in ('baseline', 'random'):
+        bench = json.loads((tmp_path / 'work' / f'{variant}_seed0' / 'robustness.json')
+                           .read_text())
+        assert bench['setting']['splits'] == ['val'] and 'testA_mIoU' not in bench['clean']
+        assert set(bench['corrupted']) == {'fog', 'occlusion'}
     # --ema: both rows trained with weight averaging; the checkpoint holds both weight sets
     import torch
     for variant in ('baseline', 'random'):
@@ -357,3 +369,84 @@ def test_oracle_rows_hide_equal_shares_and_get_every_object(tmp_path):
     for sample, mask in zip(batch['data_samples'], block_mask):
         objects = sample.gt_objects.data[0].bool()
         assert not (mask[:objects.shape[0], :objects.shape[1]] & objects).any()
+
+
+def _robustness_file(work_dir, variant, seed, clean, fog, occlusion):
+    """A finished ``test_robustness.py --out`` (fog and occlusion at severity 1)."""
+    metrics = lambda v: dict(mIoU=v, oIoU=v - 5)  # noqa: E731
+    (work_dir / f'{variant}_seed{seed}' / 'robustness.json').write_text(json.dumps(dict(
+        setting={}, clean=metrics(clean), corrupted=dict(fog={'1': metrics(fog)},
+                                                         occlusion={'1': metrics(occlusion)}))))
+
+
+def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, capsys):
+    work, records = tmp_path / 'work', tmp_path / 'ablation.jsonl'
+    for seed, (base, aml) in enumerate([((60, 40, 50), (61, 43, 49)),
+                                        ((58, 38, 48), (57, 40, 49))]):
+        _finished_run(work, 'baseline', seed, [6, 6])
+        _finished_run(work, 'aml', seed, [6, 6])
+        _robustness_file(work, 'baseline', seed, *base)
+        _robustness_file(work, 'aml', seed, *aml)
+    _finished_run(work, 'aml', 2, [5, 5])  # no benchmark, no checkpoint
+    call = ['--variants', 'baseline', 'aml', '--seeds', '0', '1', '2', '--report-only',
+            '--work-dir', str(work), '--records', str(records), '--robustness', 'fog',
+            'occlusion', '--robustness-severities', '1']
+    ablation.main(call)
+    out, err = capsys.readouterr()
+    assert 'no robustness scores' in err and 'aml_seed2' in err
+    rows = out.split('\n\n')[1].splitlines()
+    assert rows[0] == ('| variant | seeds | clean mIoU | mPC mIoU | rPC % mIoU | occlusion mIoU '
+                       '| occlusion % of clean mIoU | Δ mPC (wins) | MDE mPC | '
+                       'Δ occlusion (wins) | MDE occlusion |')
+    assert rows[2].startswith('| baseline (no AML) | 2 | 59.00 ± 1.41 | 39.00 ± 1.41 |')
+    # aml - baseline: mPC +3, +2; occlusion -1, +1; seed 2 has no scores
+    assert rows[3].startswith('| + AML, PatchMax (paper) | 2 of 3 | 59.00 ± 2.83 | 41.50 ± 2.12')
+    assert '| 2.50 ± 0.71 (2/2) | 1.00 |' in rows[3]
+    assert '| 0.00 ± 1.41 (1/2) | 2.00 |' in rows[3]
+    saved = ablation.load_records(str(records))
+    assert saved[('aml', 0)]['mPC_mIoU'] == 43 and saved[('aml', 0)]['mPC_oIoU'] == 38
+    assert saved[('aml', 0)]['robustness'] == dict(
+        corruptions=['fog', 'occlusion'], severities=[1], splits=['val'], data_root=None,
+        overlap=None)
+    assert 'mPC_mIoU' not in saved[('aml', 2)]
+    # the chart gets a second panel (mPC, occlusion) once robustness is measured
+    from PIL import Image
+    ablation.main(call + ['--out-png', str(tmp_path / 'robust.png')])
+    capsys.readouterr()
+    clean_only = {v: [{k: r[k] for k in ('seed', 'val_mIoU', 'val_oIoU')} for r in runs]
+                  for v, runs in (('baseline', [saved[('baseline', 0)]]),
+                                  ('aml', [saved[('aml', 0)]]))}
+    ablation.chart(clean_only, str(tmp_path / 'clean.png'))
+    clean_width = Image.open(tmp_path / 'clean.png').size[0]
+    assert Image.open(tmp_path / 'robust.png').size[0] == 2 * clean_width
+    # another benchmark setting replaces the scores: none of the old ones is left behind
+    ablation.main(call[:-4] + ['fog', '--robustness-severities', '1'])
+    capsys.readouterr()
+    saved = ablation.load_records(str(records))
+    assert saved[('aml', 0)]['robustness']['corruptions'] == ['fog']
+    assert 'occlusion_mIoU' not in saved[('aml', 0)] and saved[('aml', 0)]['mPC_mIoU'] == 43
+    # an incomplete benchmark (a severity missing) gives no scores
+    ablation.main(call[:-1] + ['1', '2'])
+    assert 'aml_seed0' in capsys.readouterr().err
+
+
+def test_robustness_arguments_are_checked():
+    assert ablation.parse_args(['--robustness']).robustness[-1] == 'occlusion'  # all 16
+    assert len(ablation.parse_args(['--robustness']).robustness) == 16
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--robustness', 'rain'])
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--robustness', '--robustness-severities', '6'])
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--robustness-overlap', 'data/x'])  # needs --robustness
+
+
+def test_pairs_across_machines_are_named():
+    results = {'baseline': [dict(seed=0, machine='A'), dict(seed=1, machine='A'), dict(seed=2)],
+               'aml': [dict(seed=0, machine='A'), dict(seed=1, machine='B'),
+                       dict(seed=2, machine='B')]}
+    note = ablation.machine_note(results)
+    assert note.endswith('from one CPU to another): aml seed 1.')
+    assert ablation.machine_note({'baseline': results['baseline'], 'aml': results['aml'][:1]}) \
+        == ''
+    assert 'torch' in ablation.machine() and ', ' in ablation.machine()

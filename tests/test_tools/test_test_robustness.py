@@ -70,4 +70,23 @@ def test_bad_arguments_are_clear_errors(tiny_run):
         test_robustness.main([*base, '--severities', '0'])
     with pytest.raises(SystemExit, match='--overlap-data-root .*: no such directory'):
         test_robustness.main([*base, '--overlap-data-root', str(tmp / 'missing')])
+    with pytest.raises(SystemExit, match='--data-root .*: no such directory'):
+        test_robustness.main([*base, '--data-root', str(tmp / 'missing')])
+    with pytest.raises(InputValueError, match="no split 'train'.*'val', 'testA', 'testB'"):
+        test_robustness.main([*base, '--splits', 'val', 'train', '--corruptions', 'occlusion'])
     assert not (tmp / 'bad.json').exists()
+
+
+def test_splits_and_data_root_choose_what_is_evaluated(tiny_run):
+    tmp, config, checkpoint = tiny_run
+    out = tmp / 'val_only.json'
+    run_repo_tool('tools/analysis_tools/test_robustness.py', config, checkpoint, '--out',
+                  str(out), '--corruptions', 'occlusion', '--severities', '3', '--splits',
+                  'val', '--data-root', str(tmp / 'synref_overlap'), '--work-dir',
+                  str(tmp / 'work_val'), '--cfg-options', 'test_dataloader.batch_size=4')
+    results = json.loads(out.read_text())
+    assert results['setting']['splits'] == ['val']
+    assert results['setting']['data_root'] == str(tmp / 'synref_overlap')
+    for metrics in (results['clean'], results['corrupted']['occlusion']['3']):
+        assert 'val_mIoU' in metrics
+        assert not any(key.startswith(('testA', 'testB')) for key in metrics)

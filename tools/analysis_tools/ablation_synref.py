@@ -28,6 +28,16 @@ averages only the end of training), ``--eval-data-root`` (a larger evaluation se
 make the instrument more precise; they apply to every row and are part of a run's recorded
 setting.
 
+``--robustness [NAME ...]`` also measures each run's robustness once it is tested:
+``tools/analysis_tools/test_robustness.py`` on the last checkpoint (by default the 15
+ImageNet-C corruptions and the occlusion of the referred object at severities 1-5, on the val
+split of the evaluation set; ``--robustness-data-root``, ``--robustness-splits`` and
+``--robustness-severities`` choose others, ``--robustness-overlap DIR`` adds a SynRef with
+overlapping objects). Its mPC, rPC, occlusion score and overlap score join the run's record,
+and the report gets a robustness table with paired differences and MDEs. A run recorded
+without robustness gets it from its checkpoint when its run folder is still there; otherwise
+it is listed (train it again with ``--rerun``).
+
 ``--records FILE`` keeps one small JSON line per finished (variant, seed): its scores, its AML
 statistics and the setting it ran with (configs, scorer and cfg options), with the date and
 the commit. A run found there is not trained again, so the file, committed with the results,
@@ -48,6 +58,8 @@ import glob
 import json
 import os
 import os.path as osp
+import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -56,11 +68,16 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
+ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
 # ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
 RIS_SCORES = ('mIoU', 'oIoU')
 GRES_SCORES = ('gIoU', 'cIoU', 'N-acc')
+# Robustness columns (``{key}_{metric}`` in a record): the clean score on the benchmark's
+# split, mPC and rPC (ImageNet-C), occlusion of the referred object (and relative to clean),
+# overlapping objects.
+ROBUST_KEYS = ('robust_clean', 'mPC', 'rPC', 'occlusion', 'occlusion_rel', 'overlap')
 STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
          'aml_context_masked')
 # Share of the blocks the equal-share oracle rows mask: what PatchMax masked on the SynRef
@@ -144,6 +161,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='evaluate (val and test) on the splits read from DIR instead of '
                         "the config's data root, e.g. a larger SynRef generated with the same "
                         'options and another seed; training data unchanged')
+    parser.add_argument('--robustness', nargs='*', metavar='NAME',
+                        help='also run tools/analysis_tools/test_robustness.py on every run '
+                        '(corruption names or groups as its --corruptions; none: all)')
+    parser.add_argument('--robustness-severities', nargs='+', type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument('--robustness-splits', nargs='+', default=['val'], metavar='SPLIT',
+                        help='the splits the robustness benchmark evaluates (default: val)')
+    parser.add_argument('--robustness-data-root', metavar='DIR',
+                        help='read the robustness benchmark\'s test set from DIR (default: '
+                        'the evaluation set: --eval-data-root or the config\'s)')
+    parser.add_argument('--robustness-overlap', metavar='DIR',
+                        help='with --robustness: also score the clean model on DIR, SynRef '
+                        'generated with --overlap (objects hiding parts of each other)')
     parser.add_argument('--out-md', help='also write the markdown report to this file '
                         '(rewritten after every run, so an interrupted call leaves a report)')
     parser.add_argument('--out-png', help='also draw the bar chart of val mIoU / oIoU there')
@@ -170,6 +199,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--ema-begin must be >= 0, got {args.ema_begin}')
     if args.iters is not None and args.ema_begin >= args.iters:
         parser.error(f'--ema-begin {args.ema_begin} must lie in [0, --iters {args.iters})')
+    if args.robustness is None and args.robustness_overlap:
+        parser.error('--robustness-overlap needs --robustness')
+    if args.robustness is not None:
+        from mmamlris.evaluation import expand_corruptions
+        from mmamlris.utils import InputValueError
+        try:
+            args.robustness = expand_corruptions(args.robustness or ['all'])
+        except InputValueError as err:
+            parser.error(f'--robustness: {err}')
+        if any(s not in (1, 2, 3, 4, 5) for s in args.robustness_severities):
+            parser.error(f'--robustness-severities must be within 1..5, got '
+                         f'{args.robustness_severities}')
     args.scorer_options = parse_scorer_options(args.scorer_options)
     return args
 
@@ -369,6 +410,25 @@ def save_records(path: str, records: Dict[tuple, dict]) -> None:
     os.replace(tmp, path)  # never a half-written file
 
 
+def machine() -> str:
+    """What a run trained on: the GPU, or the CPU's model name and widest vector extension,
+    with the torch build (runs of one config and seed differ from one machine to another)."""
+    import torch
+    if torch.cuda.is_available():
+        return f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
+    name, flags = platform.machine(), ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+        name = re.search(r'^model name\s*:\s*(.+)$', info, re.M).group(1).strip()
+        flags = re.search(r'^flags\s*:\s*(.+)$', info, re.M).group(1).split()
+    except (OSError, AttributeError):  # not Linux, or another cpuinfo layout
+        pass
+    isa = next((i for i in ('avx512f', 'avx2', 'neon', 'asimd') if i in flags), 'unknown ISA')
+    return (f'{name}, {isa}, {torch.get_num_threads()} threads, '
+            f'torch {torch.__version__}')
+
+
 def _commit() -> Optional[str]:
     proc = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
                           capture_output=True, text=True)
@@ -390,6 +450,13 @@ def recorded_run(args: argparse.Namespace, records: Dict[tuple, dict], variant: 
     return record
 
 
+def run_options(args: argparse.Namespace, seed: int) -> List[str]:
+    """The ``--cfg-options`` of every tool call of one seed's run."""
+    # --ema keeps the variant config's EMAHook; otherwise no custom hook (visualisation).
+    hooks = [] if args.ema else ['custom_hooks=[]']
+    return [f'randomness.seed={seed}', *hooks, *args.cfg_options]
+
+
 def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[str, float]]:
     """Train and test one (variant, seed) unless it is finished; None if ``--report-only``
     finds it unfinished."""
@@ -399,10 +466,11 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
         return None
     if not (osp.isfile(out) and not args.rerun):
         os.makedirs(work_dir, exist_ok=True)
+        stale = osp.join(work_dir, ROBUSTNESS_OUT)  # scores of the weights trained before
+        if osp.isfile(stale):
+            os.remove(stale)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
-        # --ema keeps the variant config's EMAHook; otherwise no custom hook (visualisation).
-        hooks = [] if args.ema else ['custom_hooks=[]']
-        options = [f'randomness.seed={seed}', *hooks, *args.cfg_options]
+        options = run_options(args, seed)
         # --resume: a run interrupted earlier continues from its last checkpoint.
         run(['tools/train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
              *options],
@@ -426,6 +494,80 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
     result.update(train_stats(work_dir))
     result['seed'] = seed
     return result
+
+
+def robustness_setting(args: argparse.Namespace) -> dict:
+    """What the robustness scores of a run depend on besides the run (kept in its record)."""
+    return dict(corruptions=list(args.robustness), severities=list(args.robustness_severities),
+                splits=list(args.robustness_splits),
+                data_root=args.robustness_data_root or args.eval_data_root,
+                overlap=args.robustness_overlap)
+
+
+def robustness(args: argparse.Namespace, variant: str,
+               seed: int) -> Optional[Dict[str, object]]:
+    """The robustness scores of a finished run, from ``test_robustness.py`` on its last
+    checkpoint (resumable: the tool reuses its ``--out``); None when the run folder has no
+    checkpoint, or (``--report-only``) no finished benchmark."""
+    work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
+    out = osp.join(work_dir, ROBUSTNESS_OUT)
+    if not args.report_only:
+        last = osp.join(work_dir, 'last_checkpoint')
+        if not osp.isfile(last):
+            return None
+        with open(last) as f:
+            checkpoint = f.read().strip()
+        if not osp.isfile(checkpoint):
+            return None
+        config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
+        cmd = ['tools/analysis_tools/test_robustness.py', config, checkpoint, '--out', out,
+               '--corruptions', *args.robustness,
+               '--severities', *map(str, args.robustness_severities),
+               '--splits', *args.robustness_splits,
+               '--work-dir', osp.join(work_dir, 'robustness')]
+        if args.robustness_data_root:
+            cmd += ['--data-root', args.robustness_data_root]
+        if args.robustness_overlap:
+            cmd += ['--overlap-data-root', args.robustness_overlap]
+        run(cmd + ['--cfg-options', *run_options(args, seed)],
+            osp.join(work_dir, 'robustness.log'))
+    return robustness_scores(args, out)
+
+
+def robustness_scores(args: argparse.Namespace, path: str) -> Optional[Dict[str, object]]:
+    """mPC, rPC, the occlusion and overlap scores (the two headline metrics) of a
+    ``test_robustness.py --out`` file; None if it is missing or lacks an evaluation."""
+    from mmamlris.evaluation import robustness_summary
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        results = json.load(f)
+    done = results.get('corrupted', {})
+    wanted = {name: {s: done.get(name, {}).get(str(s)) for s in args.robustness_severities}
+              for name in args.robustness}
+    if results.get('clean') is None or any(m is None for by_severity in wanted.values()
+                                           for m in by_severity.values()):
+        return None
+    if args.robustness_overlap and results.get('overlap') is None:
+        return None
+    names = GRES_SCORES if 'gIoU' in results['clean'] else RIS_SCORES
+    out: Dict[str, object] = {}
+    for metric in names[:2]:
+        summary = robustness_summary(results['clean'], wanted, metric)
+        out[f'robust_clean_{metric}'] = summary['clean']
+        out.update({f'{key}_{metric}': summary[key] for key in ROBUST_KEYS[1:-1]
+                    if key in summary})
+        if results.get('overlap'):
+            out[f'overlap_{metric}'] = float(results['overlap'][metric])
+    out['robustness'] = robustness_setting(args)
+    out['robustness_date'] = time.strftime('%Y-%m-%d')
+    return out
+
+
+def _is_robustness_key(key: str) -> bool:
+    """Whether a record's key holds a robustness score or its setting."""
+    return key in ('robustness', 'robustness_date') or key.startswith(
+        tuple(f'{k}_' for k in ROBUST_KEYS))
 
 
 def _cell(values: List[float], runs: Optional[int] = None) -> str:
@@ -503,38 +645,95 @@ def seed_table(results: Dict[str, List[dict]], key: Optional[str] = None) -> str
     return '\n'.join(lines)
 
 
+def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
+    """Markdown: the robustness scores of the first metric per row, with the paired
+    differences (and their MDE) of mPC, occlusion and overlap; '' if no run has them."""
+    metric = score_names(results)[0]
+    labels = dict(robust_clean='clean', mPC='mPC', rPC='rPC %', occlusion='occlusion',
+                  occlusion_rel='occlusion % of clean', overlap='overlap')
+    keys = [k for k in ROBUST_KEYS
+            if any(f'{k}_{metric}' in r for runs in results.values() for r in runs)]
+    if not keys:
+        return ''
+    compared = [k for k in ('mPC', 'occlusion', 'overlap') if k in keys]
+    versus = '' if reference == 'baseline' else f' vs {reference}'
+    head = [f'{labels[k]} {metric}' for k in keys]
+    for key in compared:
+        head += [f'Δ {key}{versus} (wins)', f'MDE {key}']
+    lines = ['| variant | seeds | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 2) + '|']
+    reference_runs = results.get(reference, [])
+    for variant, runs in results.items():
+        n = len(runs)
+        have = [r for r in runs if any(f'{k}_{metric}' in r for k in keys)]
+        row = [_cell([r[f'{k}_{metric}'] for r in have if f'{k}_{metric}' in r], len(have))
+               for k in keys]
+        for key in compared:
+            diffs = paired_diffs(have, reference_runs, f'{key}_{metric}')
+            detectable = mde(diffs)
+            row += ['—', '—'] if variant == reference else [
+                paired(have, reference_runs, f'{key}_{metric}'),
+                '—' if detectable is None else f'{detectable:.2f}']
+        seeds = f'{len(have)}' if len(have) == n else f'{len(have)} of {n}'
+        lines.append(f'| {LABELS[variant]} | {seeds} | ' + ' | '.join(row) + ' |')
+    return '\n'.join(lines)
+
+
+def machine_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
+    """A sentence naming the runs paired with a ``reference`` run trained on another machine
+    ('' if none; records without a ``machine`` are not compared)."""
+    base = {r['seed']: r.get('machine') for r in results.get(reference, [])}
+    mixed = [f'{variant} seed {r["seed"]}' for variant, runs in results.items()
+             if variant != reference for r in runs
+             if base.get(r['seed']) and r.get('machine') and r['machine'] != base[r['seed']]]
+    if not mixed:
+        return ''
+    return (f'Paired with a {reference} run trained on another machine (a config and seed '
+            f'train differently from one CPU to another): {", ".join(mixed)}.')
+
+
 def report(results: Dict[str, List[dict]], reference: str) -> str:
-    """The summary table, then the two val scores (mIoU and oIoU, or gIoU and cIoU) per seed."""
+    """The summary table, the robustness table (when measured), then the two val scores
+    (mIoU and oIoU, or gIoU and cIoU) per seed."""
     first, second = score_names(results)[:2]
-    return '\n\n'.join([table(results, reference), seed_table(results, f'val_{first}'),
-                        seed_table(results, f'val_{second}')])
+    parts = [table(results, reference), machine_note(results, reference),
+             robustness_table(results, reference),
+             seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
+    return '\n\n'.join(part for part in parts if part)
 
 
 def chart(results: Dict[str, List[dict]], path: str) -> None:
-    """Bar chart of the two val scores (mean, std error bars, one dot per seed)."""
+    """Bar chart of the two val scores (mean, std error bars, one dot per seed), and a second
+    panel with mPC and the occlusion score where robustness was measured."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     names = [v for v, runs in results.items() if runs]
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 4))
-    width = 0.38
     first, second = score_names(results)[:2]
-    for offset, metric in ((-width / 2, f'val_{first}'), (width / 2, f'val_{second}')):
-        values = [[r[metric] for r in results[n] if metric in r] for n in names]
-        means = [statistics.mean(v) if v else 0 for v in values]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
-        xs = [i + offset for i in range(len(names))]
-        ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
-        for x, v in zip(xs, values):
-            ax.plot([x] * len(v), v, 'k.', markersize=4)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
-                        f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
-                        for n in names], fontsize=7)
+    panels = [([f'val_{first}', f'val_{second}'], 'percent (SynRef val, 160x160 resized)')]
+    robust = [f'{k}_{first}' for k in ('mPC', 'occlusion')
+              if any(f'{k}_{first}' in r for n in names for r in results[n])]
+    if robust:
+        panels.append((robust, f'{first} under corruption (val)'))
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.3 * len(names) + 2), 4),
+                             squeeze=False)
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
-    ax.set_ylabel('percent (SynRef val, 160x160 resized)')
-    ax.set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
-    ax.legend(fontsize=8)
+    for ax, (metrics, ylabel) in zip(axes[0], panels):
+        width = 0.8 / len(metrics)
+        for i, metric in enumerate(metrics):
+            values = [[r[metric] for r in results[n] if metric in r] for n in names]
+            means = [statistics.mean(v) if v else 0 for v in values]
+            stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
+            xs = [k + (i - (len(metrics) - 1) / 2) * width for k in range(len(names))]
+            ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
+            for x, v in zip(xs, values):
+                ax.plot([x] * len(v), v, 'k.', markersize=4)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
+                            f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
+                            for n in names], fontsize=7)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -557,20 +756,31 @@ def main(argv=None) -> None:
     jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: Dict[str, List[dict]] = {v: [] for v in args.variants}
     records = load_records(args.records)
-    missing = []
+    missing, no_robustness = [], []
     for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
         result = recorded_run(args, records, variant, seed)
-        if result is None:
+        new = result is None
+        if new:
             result = one_run(args, variant, seed)
-            if result is not None and args.records:  # a finished run folder, or a new run
-                records[(variant, seed)] = dict(
-                    result, variant=variant, setting=setting(args, variant),
-                    date=time.strftime('%Y-%m-%d'), commit=_commit(),
-                    source=f'measured: {args.work_dir}/{variant}_seed{seed}')
-                save_records(args.records, records)
+            if result is not None:
+                result = dict(result, variant=variant, setting=setting(args, variant),
+                              date=time.strftime('%Y-%m-%d'), commit=_commit(),
+                              machine=machine(),
+                              source=f'measured: {args.work_dir}/{variant}_seed{seed}')
         if result is None:
             missing.append(f'{variant}_seed{seed}')
             continue
+        if args.robustness is not None and \
+                result.get('robustness') != robustness_setting(args):
+            measured = robustness(args, variant, seed)
+            if measured is None:
+                no_robustness.append(f'{variant}_seed{seed}')
+            else:
+                kept = {k: v for k, v in result.items() if not _is_robustness_key(k)}
+                result, new = dict(kept, **measured), True
+        if new and args.records:  # a finished run folder, a new run, or new robustness scores
+            records[(variant, seed)] = result
+            save_records(args.records, records)
         results[variant].append(result)
         if not args.report_only:  # after every run, so that an interrupted call leaves them
             write_outputs(args, results)
@@ -578,6 +788,10 @@ def main(argv=None) -> None:
     if missing:
         print(f'not finished in {args.work_dir}, left out: {" ".join(missing)}',
               file=sys.stderr)
+    if no_robustness:
+        print(f'no robustness scores (no checkpoint in {args.work_dir}, or, with '
+              f'--report-only, no finished benchmark): {" ".join(no_robustness)}; train them '
+              'again with --rerun --variants ... --seeds ...', file=sys.stderr)
     print(report(results, args.reference))
 
 

@@ -10,6 +10,8 @@ of the referred object, ``OccludeReferent``), each applied right after the image
 Prints, per corruption, the score at each severity and their mean, then mPC (mean over the
 ImageNet-C corruptions and severities) and rPC (mPC / clean). Works for any config whose test
 pipeline starts with ``LoadRISImageFromFile`` (RefCOCO family, gRefCOCO, SynRef).
+``--splits val`` evaluates only those splits of the test set (80 evaluations of the whole
+RefCOCO test set take long), ``--data-root DIR`` reads the test set from another root.
 ``--overlap-data-root DIR`` also evaluates the clean pipeline on the same splits read from
 DIR: SynRef generated with ``--overlap`` (objects that hide parts of each other, the other
 seed and settings as the clean set).
@@ -45,6 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'a GRES metric)')
     parser.add_argument('--seed', type=int, default=0,
                         help='mixed into the per-image seed of every corruption')
+    parser.add_argument('--splits', nargs='+', metavar='SPLIT',
+                        help='evaluate only these splits of the test set (e.g. val; default: '
+                        'all of them)')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="read the test set from DIR instead of the config's data root")
     parser.add_argument('--overlap-data-root', metavar='DIR',
                         help='also evaluate the test splits read from DIR (e.g. SynRef made '
                         'with tools/dataset_converters/synref.py --overlap 0.5)')
@@ -80,12 +87,15 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from mmamlris.datasets.transforms.image_corruptions import load_imagecorruptions
     from mmamlris.evaluation import (degradation_transform, expand_corruptions,
-                                     robustness_table, with_data_root, with_degradation)
+                                     robustness_table, with_data_root, with_degradation,
+                                     with_splits)
     corruptions = expand_corruptions(args.corruptions)
     if any(s not in (1, 2, 3, 4, 5) for s in args.severities):
         raise SystemExit(f'--severities must be within 1..5, got {args.severities}.')
-    if args.overlap_data_root and not osp.isdir(args.overlap_data_root):
-        raise SystemExit(f'--overlap-data-root {args.overlap_data_root}: no such directory.')
+    for option, root in (('--data-root', args.data_root),
+                         ('--overlap-data-root', args.overlap_data_root)):
+        if root and not osp.isdir(root):
+            raise SystemExit(f'{option} {root}: no such directory.')
     if any(name != 'occlusion' for name in corruptions):
         try:
             load_imagecorruptions()
@@ -93,9 +103,15 @@ def main(argv=None) -> None:
             raise SystemExit(str(err))
     cfg = load_config(args)
     cfg.load_from = check_checkpoint_file(args.checkpoint)
+    if args.data_root:
+        cfg.test_dataloader = with_data_root(cfg.test_dataloader, args.data_root)
+    if args.splits:
+        cfg.test_dataloader = with_splits(cfg.test_dataloader, args.splits)
     setting = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                    cfg_options=sorted(f'{k}={v}' for k, v in (args.cfg_options or {}).items()),
-                   seed=args.seed, overlap_data_root=args.overlap_data_root
+                   seed=args.seed, splits=args.splits,
+                   data_root=args.data_root and osp.abspath(args.data_root),
+                   overlap_data_root=args.overlap_data_root
                    and osp.abspath(args.overlap_data_root))
     results = _load_results(args.out, setting)
     clean_loader = cfg.test_dataloader

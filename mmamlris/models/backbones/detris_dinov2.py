@@ -11,6 +11,7 @@ from torch import Tensor
 
 from mmamlris.registry import MODELS
 from ..layers import DenseAligner
+from ..utils import FrozenModelMixin
 from .base_text_fused_backbone import BaseTextFusedBackbone
 
 __all__ = ['DETRISDinov2']
@@ -39,7 +40,7 @@ def _official_pos_interpolation(embeddings: nn.Module, tokens: Tensor, height: i
 
 
 @MODELS.register_module()
-class DETRISDinov2(BaseTextFusedBackbone):
+class DETRISDinov2(FrozenModelMixin, BaseTextFusedBackbone):
     """A frozen DINOv2 with registers (``transformers``' ``Dinov2WithRegistersModel``, not a
     copy) with DETRIS's trainable :class:`DenseAligner` in some blocks.
 
@@ -98,9 +99,7 @@ class DETRISDinov2(BaseTextFusedBackbone):
         self.adapter_scale = float(adapter_scale)
         self.num_prefix_tokens = 1 + self.model.config.num_register_tokens
         self._init_aligners(adapter_layers, adapter_channels, text_channels)
-        self.freeze = freeze
-        if freeze:
-            self.model.requires_grad_(False)
+        self._init_freeze(freeze)
         self._context: Optional[Tuple[Tensor, Tuple[int, int]]] = None
 
     def _init_dinov2(self, dinov2: dict, pretrained: Optional[str], offset: float) -> None:
@@ -139,13 +138,6 @@ class DETRISDinov2(BaseTextFusedBackbone):
         """int: The side of a patch in pixels (14); inputs should be multiples of it."""
         patch = self.model.config.patch_size
         return patch if isinstance(patch, int) else patch[0]
-
-    def train(self, mode: bool = True) -> 'DETRISDinov2':
-        """Frozen transformer stays in eval mode (no dropout / drop path); aligners follow."""
-        super().train(mode)
-        if self.freeze:
-            self.model.eval()
-        return self
 
     def forward(self, inputs: Tensor, text_feats: Tensor,
                 text_mask: Tensor) -> Tuple[Tensor, ...]:

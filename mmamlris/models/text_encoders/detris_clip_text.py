@@ -8,12 +8,13 @@ from torch import Tensor
 
 from mmamlris.registry import MODELS
 from ..layers import DenseTextAdapter
+from ..utils import FrozenModelMixin
 
 __all__ = ['DETRISCLIPText']
 
 
 @MODELS.register_module()
-class DETRISCLIPText(BaseModule):
+class DETRISCLIPText(FrozenModelMixin, BaseModule):
     """The text transformer of ``transformers``' CLIP (not a copy; the ``text_model`` of a
     ``CLIPTextModelWithProjection``, whose projection is left out), frozen, with DETRIS's
     :class:`DenseTextAdapter` in some layers.
@@ -76,9 +77,7 @@ class DETRISCLIPText(BaseModule):
         for i in adapter_layers:
             layers[i].layer_norm2.register_forward_pre_hook(self._keep_stream(str(i)))
             layers[i].mlp.register_forward_hook(self._add_adapter(str(i)))
-        self.freeze = freeze
-        if freeze:
-            self.model.requires_grad_(False)
+        self._init_freeze(freeze)
 
     def _keep_stream(self, key: str):
         def hook(module: nn.Module, args: Tuple[Tensor, ...]) -> None:
@@ -90,13 +89,6 @@ class DETRISCLIPText(BaseModule):
             stream = self._stream.pop(key)
             return output + self.adapter_scale * self.adapters[key](stream)
         return hook
-
-    def train(self, mode: bool = True) -> 'DETRISCLIPText':
-        """The frozen tower stays in eval mode; the adapters (BatchNorm) follow ``mode``."""
-        super().train(mode)
-        if self.freeze:
-            self.model.eval()
-        return self
 
     def forward(self,
                 input_ids: Tensor,

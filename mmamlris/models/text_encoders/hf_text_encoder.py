@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from mmamlris.registry import MODELS
 from mmamlris.utils import resolve_model_dir
 from mmamlris.utils.errors import InputFileNotFoundError, InputValueError
+from ..utils import FrozenModelMixin
 
 # File names ``save_pretrained`` writes the weights to (plain or sharded).
 _WEIGHT_PATTERNS = ('model.safetensors', 'model-*.safetensors', 'model.safetensors.index.json',
@@ -39,7 +40,7 @@ def _require_weights(model_dir: str) -> None:
 
 
 @MODELS.register_module()
-class HFTextEncoder(BaseModule):
+class HFTextEncoder(FrozenModelMixin, BaseModule):
     """Any Hugging Face ``AutoModel`` text encoder (BERT, RoBERTa, MiniLM, ...).
 
     The encoder maps token ids to one feature per token. Its pooler is removed (or frozen when
@@ -92,10 +93,7 @@ class HFTextEncoder(BaseModule):
         self.model = self._build_model(pretrained, config, attn_implementation)
         self._silence_pooler()
         self.out_channels: int = int(self.model.config.hidden_size)
-        self.freeze = freeze
-        if freeze:
-            self.model.requires_grad_(False)
-            self.model.eval()
+        self._init_freeze(freeze)
 
     # ------------------------------------------------------------------ building
     @staticmethod
@@ -153,13 +151,6 @@ class HFTextEncoder(BaseModule):
         if self.init_cfg:
             initialize(self, self.init_cfg)
         self._is_init = True
-
-    def train(self, mode: bool = True) -> 'HFTextEncoder':
-        """Set the train mode; a frozen encoder stays in eval mode."""
-        super().train(mode)
-        if self.freeze:
-            self.model.eval()
-        return self
 
     # ------------------------------------------------------------------ forward
     def forward(self,

@@ -64,6 +64,31 @@ def test_higher_severity_moves_the_image_further(name, synref_samples):
             assert all(b > a for a, b in zip(distances, distances[1:])), distances
 
 
+def test_the_cache_corrupts_an_image_once_and_returns_the_same_pixels(
+        synref_samples, monkeypatch):
+    from mmamlris.datasets.transforms import corrupt as corrupt_module
+    calls = []
+    real = corrupt_module.corrupt_image
+    monkeypatch.setattr(corrupt_module, 'corrupt_image',
+                        lambda *args: calls.append(args[1:]) or real(*args))
+    first = dict(synref_samples[0])
+    second = dict(first, img_path=first['img_path'] + '.another.png')
+    uncached = Corrupt('fog', 2)(dict(first))['img']
+    cached = Corrupt('fog', 2, cache=1)
+    out = cached(dict(first))
+    out['img'][:] = 0  # a later transform writing into its image does not reach the cache
+    again = cached(dict(first))
+    assert np.array_equal(again['img'], uncached) and again['corruption'] == 'fog'
+    assert len(calls) == 2  # the uncached call and the first cached one
+    cached(dict(second))  # a second image evicts the first (cache=1) ...
+    cached(dict(first))
+    assert len(calls) == 4  # ... which is corrupted again
+    no_path = {k: v for k, v in first.items() if k != 'img_path'}
+    cached(dict(no_path))
+    cached(dict(no_path))
+    assert len(calls) == 6  # without a file name nothing is cached
+
+
 def test_the_corruption_is_applied_to_rgb_and_returned_as_bgr(synref_samples):
     # brightness raises V in HSV: a BGR/RGB mix-up would still brighten, so compare with the
     # package's own call on the RGB image
