@@ -457,6 +457,16 @@ def run_options(args: argparse.Namespace, seed: int) -> List[str]:
     return [f'randomness.seed={seed}', *hooks, *args.cfg_options]
 
 
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint named in the run folder's ``last_checkpoint`` file, if it exists."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        checkpoint = f.read().strip()
+    return checkpoint if osp.isfile(checkpoint) else None
+
+
 def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[str, float]]:
     """Train and test one (variant, seed) unless it is finished; None if ``--report-only``
     finds it unfinished."""
@@ -475,8 +485,9 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
         run(['tools/train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
              *options],
             osp.join(work_dir, 'train.log'))
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            checkpoint = f.read().strip()
+        checkpoint = last_checkpoint(work_dir)
+        if checkpoint is None:
+            raise SystemExit(f'{work_dir}: training ended without a checkpoint to test.')
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
              '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
         if args.ema:  # the trained weights too: what the averaging bought
@@ -512,12 +523,8 @@ def robustness(args: argparse.Namespace, variant: str,
     work_dir = osp.join(args.work_dir, f'{variant}_seed{seed}')
     out = osp.join(work_dir, ROBUSTNESS_OUT)
     if not args.report_only:
-        last = osp.join(work_dir, 'last_checkpoint')
-        if not osp.isfile(last):
-            return None
-        with open(last) as f:
-            checkpoint = f.read().strip()
-        if not osp.isfile(checkpoint):
+        checkpoint = last_checkpoint(work_dir)
+        if checkpoint is None:
             return None
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
         cmd = ['tools/analysis_tools/test_robustness.py', config, checkpoint, '--out', out,
@@ -759,8 +766,8 @@ def main(argv=None) -> None:
     missing, no_robustness = [], []
     for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
         result = recorded_run(args, records, variant, seed)
-        new = result is None
-        if new:
+        changed = result is None  # the record is written when it is new or gains scores
+        if changed:
             result = one_run(args, variant, seed)
             if result is not None:
                 result = dict(result, variant=variant, setting=setting(args, variant),
@@ -777,8 +784,8 @@ def main(argv=None) -> None:
                 no_robustness.append(f'{variant}_seed{seed}')
             else:
                 kept = {k: v for k, v in result.items() if not _is_robustness_key(k)}
-                result, new = dict(kept, **measured), True
-        if new and args.records:  # a finished run folder, a new run, or new robustness scores
+                result, changed = dict(kept, **measured), True
+        if changed and args.records:  # a finished run folder, a new run, or new robustness scores
             records[(variant, seed)] = result
             save_records(args.records, records)
         results[variant].append(result)
