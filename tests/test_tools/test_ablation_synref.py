@@ -279,7 +279,15 @@ def test_minimal_detectable_effect_is_two_standard_errors():
     runs = [dict(seed=0, val_mIoU=51.0), dict(seed=1, val_mIoU=53.0),
             dict(seed=2, val_mIoU=52.0)]
     row = ablation.table(dict(baseline=baseline, aml=runs)).splitlines()[3]
-    assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 |' in row  # 2 * 1 / sqrt(3)
+    assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 | 4 |' in row  # 2 * 1 / sqrt(3)
+
+
+def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
+    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
+    assert ablation.seeds_for_mde([0.0, 1.0]) == 2  # (2 * 0.707)^2 = 2.0 exactly
+    assert ablation.seeds_for_mde([0.0, 0.0]) == 2  # no spread: two seeds still needed
+    assert ablation.seeds_for_mde([5.0]) is None
+    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0], target=2.0) == 3
 
 
 def test_loss_only_variant_keeps_the_paper_filter_and_masks_the_loss(tmp_path):

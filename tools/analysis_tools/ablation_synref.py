@@ -17,7 +17,8 @@ The markdown report gives mean ± std over the seeds per split, then the paired 
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
 pairs against another row, e.g. ``aml`` to compare two AML settings) with its minimal
 detectable effect ``MDE = 2 · std(Δ) / √n`` (a mean Δ smaller than the MDE is within the seed
-noise), then val mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error
+noise) and the seeds that would bring the MDE to 1 point at that spread, then val
+mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error
 bars. Finished runs are reused and an interrupted run continues from its last checkpoint
 (`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
@@ -56,6 +57,7 @@ import argparse
 import ast
 import glob
 import json
+import math
 import os
 import os.path as osp
 import platform
@@ -69,6 +71,7 @@ from typing import Dict, List, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('val', 'testA', 'testB')
 ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
+TARGET_MDE = 1.0  # the report's 'seeds for MDE' column: seeds to detect a 1-point effect
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
 # ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
@@ -600,6 +603,14 @@ def mde(diffs: List[float]) -> Optional[float]:
     return 2.0 * statistics.stdev(diffs) / len(diffs) ** 0.5
 
 
+def seeds_for_mde(diffs: List[float], target: float = TARGET_MDE) -> Optional[int]:
+    """How many seeds would bring the MDE to ``target`` if the paired spread stays what these
+    seeds show: the smallest n with ``2 * std(diffs) / sqrt(n) <= target``."""
+    if len(diffs) < 2:
+        return None
+    return max(2, math.ceil((2.0 * statistics.stdev(diffs) / target) ** 2 - 1e-9))
+
+
 def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
     """Mean ± std of ``run - baseline`` over the seeds both have, and the wins out of N."""
     diffs = paired_diffs(runs, baseline, key)
@@ -616,7 +627,8 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     cols = [f'{s} {m}' for s in SPLITS for m in names]
     versus = '' if reference == 'baseline' else f' vs {reference}'
     extra = [f'Δ val {first}{versus} (wins)', f'Δ val {second}{versus} (wins)',
-             f'MDE val {first}', 'target AUC', 'object masked', 'context masked', 'masked']
+             f'MDE val {first}', f'seeds for MDE {TARGET_MDE:g}', 'target AUC',
+             'object masked', 'context masked', 'masked']
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
     reference_runs = results.get(reference, [])
@@ -625,12 +637,14 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
                for s in SPLITS for m in names]
         if variant == reference:
-            row += ['—', '—', '—']
+            row += ['—'] * 4
         else:
-            detectable = mde(paired_diffs(runs, reference_runs, f'val_{first}'))
+            diffs = paired_diffs(runs, reference_runs, f'val_{first}')
+            detectable, needed = mde(diffs), seeds_for_mde(diffs)
             row += [paired(runs, reference_runs, f'val_{first}'),
                     paired(runs, reference_runs, f'val_{second}'),
-                    '—' if detectable is None else f'{detectable:.2f}']
+                    '—' if detectable is None else f'{detectable:.2f}',
+                    '—' if needed is None else str(needed)]
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
         row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
