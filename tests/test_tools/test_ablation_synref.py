@@ -256,6 +256,35 @@ def test_the_committed_records_fit_the_documented_command():
         assert ablation.recorded_run(args, records, variant, seed) is record
 
 
+def _documented_calls(records_name):
+    """The ``ablation_synref.py`` calls of configs/amlris/README.md that write ``records_name``,
+    as argument lists (continuation lines joined)."""
+    import shlex
+    with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
+        text = f.read().replace('\\\n', ' ')
+    return [shlex.split(line)[2:] for line in text.splitlines()
+            if line.startswith('python tools/analysis_tools/ablation_synref.py')
+            and records_name in line]
+
+
+def test_the_3000_iteration_records_fit_the_documented_commands():
+    """Every run of the 3,000-iteration campaign is reused by a call the README documents: one
+    with its variant, its setting and (where that call benchmarks) its robustness setting."""
+    name = 'configs/amlris/results/ablation_synref_mbv2_3000it_ema_eval6k.jsonl'
+    calls = [ablation.parse_args(argv) for argv in _documented_calls(name)]
+    assert len(calls) == 2, 'the main call and the shortcut call'
+    records = ablation.load_records(osp.join(REPO_ROOT, name))
+    assert {variant for variant, _ in records} >= {'baseline', 'aml'}
+    for (variant, seed), record in records.items():
+        users = [args for args in calls if variant in args.variants]
+        assert users, f'{variant} is in no documented call'
+        for args in users:
+            assert ablation.recorded_run(args, records, variant, seed) is record
+            if args.robustness is not None:
+                assert record['robustness'] == ablation.robustness_setting(args), \
+                    f'{variant} seed {seed}'
+
+
 @pytest.mark.parametrize('variant', [v for v in ablation.VARIANTS if v != 'baseline'])
 def test_every_variant_config_of_the_records_builds(variant, tmp_path):
     """The committed records' settings (the quick-start AML config with each variant) build."""
