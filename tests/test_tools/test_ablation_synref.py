@@ -313,8 +313,10 @@ def test_minimal_detectable_effect_is_two_standard_errors():
 
 def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
     assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
-    assert ablation.seeds_for_mde([0.0, 1.0]) == 2  # (2 * 0.707)^2 = 2.0 exactly
-    assert ablation.seeds_for_mde([0.0, 0.0]) == 2  # no spread: two seeds still needed
+    assert ablation.seeds_for_mde([0.0, 1.0, 0.0, 1.0]) == 3  # (2 * 0.577)^2 = 1.33: floor 3
+    assert ablation.seeds_for_mde([0.0, 0.0, 0.0]) == 3  # no spread: three seeds still needed
+    assert ablation.seeds_for_mde([0.0, 1.0, 2.0]) == 4  # (2 * 1)^2 = 4.0 exactly
+    assert ablation.seeds_for_mde([0.0, 1.0]) is None  # one degree of freedom: no plan
     assert ablation.seeds_for_mde([5.0]) is None
     assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0], target=2.0) == 3
 

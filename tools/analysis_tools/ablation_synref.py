@@ -605,10 +605,12 @@ def mde(diffs: List[float]) -> Optional[float]:
 
 def seeds_for_mde(diffs: List[float], target: float = TARGET_MDE) -> Optional[int]:
     """How many seeds would bring the MDE to ``target`` if the paired spread stays what these
-    seeds show: the smallest n with ``2 * std(diffs) / sqrt(n) <= target``."""
-    if len(diffs) < 2:
+    seeds show: the smallest n with ``2 * std(diffs) / sqrt(n) <= target``, at least 3. None
+    below three differences: a spread estimated from two has one degree of freedom and can be
+    off by a factor of ten, too loose to plan a campaign with."""
+    if len(diffs) < 3:
         return None
-    return max(2, math.ceil((2.0 * statistics.stdev(diffs) / target) ** 2 - 1e-9))
+    return max(3, math.ceil((2.0 * statistics.stdev(diffs) / target) ** 2 - 1e-9))
 
 
 def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
