@@ -458,6 +458,10 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
     ablation.chart(clean_only, str(tmp_path / 'clean.png'))
     clean_width = Image.open(tmp_path / 'clean.png').size[0]
     assert Image.open(tmp_path / 'robust.png').size[0] == 2 * clean_width
+    # a row measured clean only stays out of the robustness panel (no zero bar)
+    mixed = dict(clean_only, aml=[saved[('aml', 0)]])
+    assert ablation.panel_rows(mixed, ['mPC_mIoU', 'occlusion_mIoU']) == ['aml']
+    assert ablation.panel_rows(mixed, ['val_mIoU', 'val_oIoU']) == ['baseline', 'aml']
     # another benchmark setting replaces the scores: none of the old ones is left behind
     ablation.main(call[:-4] + ['fog', '--robustness-severities', '1'])
     capsys.readouterr()

@@ -724,9 +724,16 @@ def report(results: Dict[str, List[dict]], reference: str) -> str:
     return '\n\n'.join(part for part in parts if part)
 
 
+def panel_rows(results: Dict[str, List[dict]], metrics: List[str]) -> List[str]:
+    """The rows a chart panel shows: those with a value of one of its metrics (a row measured
+    clean only is left out of the robustness panel rather than drawn as a zero bar)."""
+    return [v for v, runs in results.items()
+            if any(metric in r for metric in metrics for r in runs)]
+
+
 def chart(results: Dict[str, List[dict]], path: str) -> None:
     """Bar chart of the two val scores (mean, std error bars, one dot per seed), and a second
-    panel with mPC and the occlusion score where robustness was measured."""
+    panel with mPC and the occlusion score of the rows where robustness was measured."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -741,6 +748,7 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
                              squeeze=False)
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
     for ax, (metrics, ylabel) in zip(axes[0], panels):
+        names = panel_rows(results, metrics)
         width = 0.8 / len(metrics)
         for i, metric in enumerate(metrics):
             values = [[r[metric] for r in results[n] if metric in r] for n in names]
@@ -751,9 +759,10 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
             for x, v in zip(xs, values):
                 ax.plot([x] * len(v), v, 'k.', markersize=4)
         ax.set_xticks(range(len(names)))
+        counts = [sum(metrics[0] in r for r in results[n]) for n in names]
         ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
-                            f'\n({len(results[n])} seed{"s" if len(results[n]) > 1 else ""})'
-                            for n in names], fontsize=7)
+                            f'\n({k} seed{"s" if k > 1 else ""})'
+                            for n, k in zip(names, counts)], fontsize=7)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
