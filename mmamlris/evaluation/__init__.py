@@ -4,11 +4,12 @@ from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record
 from .metrics import GRESMetric, RISMetric
 from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_transform,
                          expand_corruptions, robustness_summary, robustness_table,
-                         with_data_root, with_degradation, with_splits)
+                         with_data_root, with_degradation, with_objects,
+                         with_splits)
 
 __all__ = [
     'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores',
     'GRESMetric', 'RISMetric', 'CORRUPTION_GROUPS', 'OCCLUSION_FRACTIONS',
     'degradation_transform', 'expand_corruptions', 'robustness_summary', 'robustness_table',
-    'with_data_root', 'with_degradation', 'with_splits'
+    'with_data_root', 'with_degradation', 'with_objects', 'with_splits'
 ]

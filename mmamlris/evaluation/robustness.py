@@ -11,6 +11,8 @@ does, following mmdet's ``test_robustness.py``:
   image is loaded (at the original size, before any resize; the GT is untouched);
 * :func:`with_data_root` -- the same test set read from another root (e.g. SynRef generated
   with ``--overlap``: scenes whose objects hide parts of each other);
+* :func:`with_objects` -- every item also carries all objects of its image (for the
+  oracle rows that hide only background or only other objects);
 * :func:`with_splits` -- only some splits of the test set (e.g. val, to make a benchmark of
   80 evaluations affordable);
 * :func:`robustness_summary` -- mPC (the score averaged over the ImageNet-C corruptions and
@@ -107,6 +109,31 @@ def with_data_root(dataloader: Mapping, data_root: str) -> dict:
         raise InputValueError('The dataloader config has no dataset with a data_root.')
     for dataset in datasets:
         dataset['data_root'] = data_root
+    return dataloader
+
+
+def with_objects(dataloader: Mapping) -> dict:
+    """A copy of ``dataloader`` whose every item also carries every annotated object of its
+    image, packed as ``gt_objects`` (``RefCOCODataset(with_objects=True)`` and
+    ``LoadObjectsMask`` before ``PackRISInputs``), for ``OracleScorer(hide='background' |
+    'distractors')``.
+
+    Raises:
+        InputValueError: If a dataset's pipeline has no ``PackRISInputs``.
+    """
+    dataloader = copy.deepcopy(dict(dataloader))
+    datasets = [d for d in _datasets(dataloader['dataset']) if d.get('pipeline') is not None]
+    if not datasets:
+        raise InputValueError('The dataloader config has no dataset with a pipeline.')
+    for dataset in datasets:
+        types = [step.get('type') for step in dataset['pipeline']]
+        if 'PackRISInputs' not in types:
+            raise InputValueError('The dataset pipeline has no PackRISInputs to add '
+                                  f'LoadObjectsMask before: {types}.')
+        dataset['with_objects'] = True
+        if 'LoadObjectsMask' not in types:
+            dataset['pipeline'].insert(types.index('PackRISInputs'),
+                                       dict(type='LoadObjectsMask'))
     return dataloader
 
 

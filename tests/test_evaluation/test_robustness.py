@@ -1,10 +1,12 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-"""The robustness benchmark's pieces: corruption groups, pipeline insertion, mPC / rPC."""
+"""The robustness benchmark's pieces: corruption groups, pipeline insertion, mPC / rPC, and
+the dataloader edits the evaluation tools share."""
 import pytest
 
 from mmamlris.evaluation import (OCCLUSION_FRACTIONS, degradation_transform,
                                  expand_corruptions, robustness_summary, robustness_table,
-                                 with_data_root, with_degradation, with_splits)
+                                 with_data_root, with_degradation, with_objects,
+                                 with_splits)
 from mmamlris.utils import InputValueError, load_config
 from mmamlris.testing.tiny_configs import REPO_ROOT
 
@@ -91,3 +93,16 @@ def test_splits_keep_only_the_named_children_of_the_test_set():
     assert with_splits(single, ['val']) == single
     with pytest.raises(InputValueError, match="no split 'train'; its splits: \\['val'\\]"):
         with_splits(single, ['train'])
+
+
+def test_every_split_gets_all_objects_packed_once():
+    cfg = load_config(f'{REPO_ROOT}/configs/lite/lite_mbv2_minilm_synref-160x160.py')
+    loader = with_objects(with_objects(cfg.test_dataloader))  # twice: added once
+    for dataset in loader['dataset']['datasets']:
+        types = [step['type'] for step in dataset['pipeline']]
+        assert dataset['with_objects'] is True
+        assert types.count('LoadObjectsMask') == 1
+        assert types.index('LoadObjectsMask') == types.index('PackRISInputs') - 1
+    assert 'with_objects' not in cfg.test_dataloader.dataset.datasets[0]  # a copy
+    with pytest.raises(InputValueError, match='no PackRISInputs to add LoadObjectsMask'):
+        with_objects(dict(dataset=dict(type='X', pipeline=[dict(type='Resize')])))

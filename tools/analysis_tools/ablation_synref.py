@@ -319,21 +319,11 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
         aml.scorer.block_size = aml.filter.block_size
     cfg.model.update(options)
     if variant in OBJECT_VARIANTS:
-        _with_objects(cfg.train_dataloader.dataset)
+        from mmamlris.evaluation import with_objects
+        cfg.train_dataloader = with_objects(cfg.train_dataloader)
     _apply_instrument(args, cfg)
     cfg.dump(path)
     return path
-
-
-def _with_objects(dataset) -> None:
-    """Give the training items every object of their image and pack them as
-    ``gt_objects`` (for ``OracleScorer(hide='background' | 'distractors')``)."""
-    types = [step['type'] for step in dataset.get('pipeline', [])]
-    if 'PackRISInputs' not in types:
-        raise SystemExit('The training dataset of --aml-config has no pipeline with '
-                         'PackRISInputs to add LoadObjectsMask before.')
-    dataset.with_objects = True
-    dataset.pipeline.insert(types.index('PackRISInputs'), dict(type='LoadObjectsMask'))
 
 
 def _apply_instrument(args: argparse.Namespace, cfg) -> None:
