@@ -493,3 +493,12 @@ def test_pairs_across_machines_are_named():
     assert ablation.machine_note({'baseline': results['baseline'], 'aml': results['aml'][:1]}) \
         == ''
     assert 'torch' in ablation.machine() and ', ' in ablation.machine()
+
+
+def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
+    label = ablation.tick_label('aml_loss', 1)
+    lines = label.split('\n')
+    assert lines[0] == 'AML' and lines[-1] == '(1 seed)'
+    assert max(len(line) for line in lines) <= 20
+    assert ' '.join(lines[2:-1]) == 'blocks ignored in the loss (image untouched)'
+    assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'

@@ -65,6 +65,7 @@ import re
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from typing import Dict, List, Optional
 
@@ -750,9 +751,7 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
                 ax.plot([x] * len(v), v, 'k.', markersize=4)
         ax.set_xticks(range(len(names)))
         counts = [sum(metrics[0] in r for r in results[n]) for n in names]
-        ax.set_xticklabels([LABELS[n].replace('+ ', '').replace(', ', '\n') +
-                            f'\n({k} seed{"s" if k > 1 else ""})'
-                            for n, k in zip(names, counts)], fontsize=7)
+        ax.set_xticklabels([tick_label(n, k) for n, k in zip(names, counts)], fontsize=7)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
@@ -760,6 +759,14 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def tick_label(variant: str, seeds: int, width: int = 20) -> str:
+    """The chart's label of a row: its label's parts, one per line, wrapped at ``width``
+    characters (neighbouring bars' labels must not run into each other), and the seed count."""
+    parts = LABELS[variant].replace('+ ', '').split(', ')
+    lines = [line for part in parts for line in textwrap.wrap(part, width)]
+    return '\n'.join(lines + [f'({seeds} seed{"s" if seeds > 1 else ""})'])
 
 
 def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> None:
