@@ -1,6 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record_iou,
-                  ris_scores)
+                  resize_labels, ris_scores)
 from .metrics import GRESMetric, RISMetric
 from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_transform,
                          expand_corruptions, robustness_summary, robustness_table,
@@ -8,7 +8,8 @@ from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_tra
                          with_splits)
 
 __all__ = [
-    'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou', 'ris_scores',
+    'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou',
+    'resize_labels', 'ris_scores',
     'GRESMetric', 'RISMetric', 'CORRUPTION_GROUPS', 'OCCLUSION_FRACTIONS',
     'degradation_transform', 'expand_corruptions', 'robustness_summary', 'robustness_table',
     'with_data_root', 'with_degradation', 'with_objects', 'with_splits'

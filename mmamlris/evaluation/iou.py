@@ -7,14 +7,26 @@ from typing import Dict, Iterable, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
     'gres_record_iou', 'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou',
-    'record_iou', 'ris_scores'
+    'record_iou', 'resize_labels', 'ris_scores'
 ]
 
 ArrayLike = Union[np.ndarray, Tensor]
+
+
+def resize_labels(labels: Tensor, size: Sequence[int]) -> Tensor:
+    """A label map ``[..., h, w]`` resized to ``size`` by nearest neighbour (the same tensor
+    when it has that size already), keeping its dtype."""
+    size = tuple(size)
+    if tuple(labels.shape[-2:]) == size:
+        return labels
+    flat = labels.reshape(-1, 1, *labels.shape[-2:]).float()
+    resized = F.interpolate(flat, size=size, mode='nearest')
+    return resized.reshape(*labels.shape[:-2], *size).to(labels.dtype)
 
 
 def mask_areas(pred: ArrayLike, gt: ArrayLike,

@@ -21,20 +21,12 @@ or lower. ``tools/analysis_tools/test_masked.py`` is the command line.
 from typing import Dict, Iterable
 
 import torch
-import torch.nn.functional as F
 from mmengine.evaluator import Evaluator
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 
 from mmamlris.utils import InputValueError
-
-
-def _at_size(data: torch.Tensor, size) -> torch.Tensor:
-    """``[1, h, w]`` label map resized (nearest) to ``size``."""
-    if tuple(data.shape[-2:]) == tuple(size):
-        return data
-    resized = F.interpolate(data[None].float(), size=tuple(size), mode='nearest')
-    return resized[0].to(data.dtype)
+from .iou import resize_labels
 
 
 def _gt_at_input_size(sample):
@@ -45,7 +37,7 @@ def _gt_at_input_size(sample):
     copy = sample.clone()
     for field in ('gt_sem_seg', 'gt_objects'):
         if field in sample:
-            setattr(copy, field, PixelData(data=_at_size(sample.get(field).data, size)))
+            setattr(copy, field, PixelData(data=resize_labels(sample.get(field).data, size)))
     return copy
 
 

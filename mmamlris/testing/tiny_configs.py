@@ -64,6 +64,20 @@ def write_tiny_config(config: str, out_file: str, data_root: str, max_iters: int
     return out_file
 
 
+def write_untrained_checkpoint(config: str, out_file: str, seed: int = 0) -> str:
+    """Build the model of ``config`` (pretrained files this machine lacks replaced by random
+    init) with ``torch.manual_seed(seed)`` and save its weights as a checkpoint to
+    ``out_file``; returns ``out_file``."""
+    import torch
+
+    from mmamlris.registry import MODELS
+    from mmamlris.utils import offline_model_cfg
+    torch.manual_seed(seed)
+    model = MODELS.build(offline_model_cfg(load_config(config).model)[0])
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), out_file)
+    return out_file
+
+
 def run_repo_tool(*args: str, timeout: int = 600) -> str:
     """Run ``python <tool> <args>`` from the repository root (one thread); return its output.
 

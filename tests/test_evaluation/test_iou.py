@@ -33,3 +33,13 @@ def test_ris_scores_follow_the_definitions():
     # exactly 1/2 and exactly 0.7 count at their thresholds
     assert out['prec@0.5'] == 75.0 and out['prec@0.7'] == 50.0 and out['prec@0.75'] == 25.0
     assert ris_scores([], (0.5, )) == {'mIoU': 0.0, 'oIoU': 0.0, 'prec@0.5': 0.0}
+
+
+def test_resize_labels_is_nearest_on_the_last_two_dims_and_keeps_the_dtype():
+    from mmamlris.evaluation import resize_labels
+    labels = torch.arange(4, dtype=torch.uint8).view(1, 2, 2)
+    big = resize_labels(labels, (4, 4))
+    assert big.dtype == torch.uint8 and big.shape == (1, 4, 4)
+    assert torch.equal(big[0], labels[0].repeat_interleave(2, 0).repeat_interleave(2, 1))
+    assert torch.equal(resize_labels(big[0], (2, 2)), labels[0])  # 2-D too
+    assert resize_labels(labels, (2, 2)) is labels  # already that size: untouched

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-import torch
 
-from mmamlris.testing.tiny_configs import make_tiny_synref, run_repo_tool, write_tiny_config
+from mmamlris.testing.tiny_configs import (make_tiny_synref, run_repo_tool, write_tiny_config,
+                                           write_untrained_checkpoint)
 
 ORACLE = dict(_delete_=True, type='OracleScorer', hide='distractors', block_size=32,
               vis_channels=64, text_channels=32)
@@ -15,18 +15,13 @@ ORACLE = dict(_delete_=True, type='OracleScorer', hide='distractors', block_size
 def tiny_run(tmp_path_factory):
     """A tiny SynRef, the AML lite config with the distractors oracle, and an untrained
     checkpoint of its model."""
-    from mmamlris.registry import MODELS
-    from mmamlris.utils import load_config, offline_model_cfg
     tmp = tmp_path_factory.mktemp('masked')
     data_root = make_tiny_synref(str(tmp / 'synref'), num_images=8)
     config = write_tiny_config('amlris/amlris_lite_minilm_synref-160x160.py',
                                str(tmp / 'cfg.py'), data_root,
                                extra={'model.aml.scorer': ORACLE,
                                       'model.aml.filter.count': 0.5})
-    torch.manual_seed(0)
-    model = MODELS.build(offline_model_cfg(load_config(config).model)[0])
-    checkpoint = str(tmp / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    checkpoint = write_untrained_checkpoint(config, str(tmp / 'model.pth'))
     return tmp, config, checkpoint
 
 

@@ -3,16 +3,14 @@
 import json
 
 import pytest
-import torch
 
-from mmamlris.testing.tiny_configs import make_tiny_synref, run_repo_tool, write_tiny_config
+from mmamlris.testing.tiny_configs import (make_tiny_synref, run_repo_tool, write_tiny_config,
+                                           write_untrained_checkpoint)
 
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
     """A tiny SynRef, a tiny lite config on it, and a checkpoint of its (untrained) model."""
-    from mmamlris.registry import MODELS
-    from mmamlris.utils import load_config, offline_model_cfg
     tmp = tmp_path_factory.mktemp('robustness')
     data_root = make_tiny_synref(str(tmp / 'synref'), num_images=8)
     from mmamlris.datasets.synref import generate_synref
@@ -20,10 +18,7 @@ def tiny_run(tmp_path_factory):
                     overlap=0.6)
     config = write_tiny_config('lite/lite_minilm_synref-160x160.py', str(tmp / 'cfg.py'),
                                data_root)
-    torch.manual_seed(0)
-    model = MODELS.build(offline_model_cfg(load_config(config).model)[0])
-    checkpoint = str(tmp / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    checkpoint = write_untrained_checkpoint(config, str(tmp / 'model.pth'))
     return tmp, config, checkpoint
 
 

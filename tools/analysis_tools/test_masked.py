@@ -17,13 +17,12 @@ so that no hook swaps weights between them. ``--splits`` and ``--data-root`` as 
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmamlris.apis.cli import add_common_args, load_config, make_runner  # noqa: E402
-from mmamlris.utils import check_checkpoint_file, run_tool  # noqa: E402
+from mmamlris.utils import atomic_write, check_checkpoint_file, run_tool  # noqa: E402
 
 SCORES = ('mIoU', 'oIoU', 'gIoU', 'cIoU')
 
@@ -81,12 +80,9 @@ def main(argv=None) -> None:
     runner.logger.info('\n' + table)
     print(table)
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out + '.tmp', 'w', encoding='utf-8') as f:
-            json.dump(dict(config=osp.abspath(args.config),
-                           checkpoint=osp.abspath(args.checkpoint), splits=args.splits,
-                           clean=clean, masked=masked), f, indent=1, sort_keys=True)
-        os.replace(args.out + '.tmp', args.out)
+        atomic_write(args.out, json.dumps(
+            dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
+                 splits=args.splits, clean=clean, masked=masked), indent=1, sort_keys=True))
 
 
 if __name__ == '__main__':

@@ -22,13 +22,12 @@ long as it was made with the same config and checkpoint.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmamlris.apis.cli import add_common_args, load_config, make_runner  # noqa: E402
-from mmamlris.utils import check_checkpoint_file, run_tool  # noqa: E402
+from mmamlris.utils import atomic_write, check_checkpoint_file, run_tool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -77,10 +76,7 @@ def _load_results(path: str, setting: dict) -> dict:
 
 
 def _save(path: str, results: dict) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    os.replace(path + '.tmp', path)  # never a half-written file
+    atomic_write(path, json.dumps(results, indent=1, sort_keys=True))  # never half-written
 
 
 def main(argv=None) -> None:

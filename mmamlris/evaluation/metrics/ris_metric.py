@@ -6,13 +6,12 @@ import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from torch import Tensor
 
 from mmamlris.registry import METRICS
-from ..iou import intersect_and_union, record_iou, ris_scores
+from ..iou import intersect_and_union, record_iou, resize_labels, ris_scores
 
 _PROTOCOLS = {
     'original': 'original (mmseg/mmdet/CRIS protocol: prediction and GT at the original '
@@ -164,10 +163,7 @@ class RISMetric(BaseMetric):
                 f"RISMetric(eval_resolution='resized'): sample {ident} has "
                 f'pred_sem_seg_resized {tuple(pred.shape)} but img_shape {img_shape}; the '
                 'prediction must be at the network input size, without padding.')
-        if tuple(gt.shape) != img_shape:
-            gt = F.interpolate(
-                gt[None, None].float(), size=img_shape, mode='nearest')[0, 0].to(gt.dtype)
-        return pred, gt.to(pred.device)
+        return pred, resize_labels(gt, img_shape).to(pred.device)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Reduce the per-expression records to the metrics (in percent).
