@@ -262,25 +262,34 @@ def _documented_calls(records_name):
     import shlex
     with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
         text = f.read().replace('\\\n', ' ')
-    return [shlex.split(line)[2:] for line in text.splitlines()
-            if line.startswith('python tools/analysis_tools/ablation_synref.py')
-            and records_name in line]
+    calls = [shlex.split(line)[2:] for line in text.splitlines()
+             if line.startswith('python tools/analysis_tools/ablation_synref.py')]
+    return [argv for argv in calls
+            if '--records' in argv and argv[argv.index('--records') + 1] == records_name]
 
 
-def test_the_3000_iteration_records_fit_the_documented_commands():
+@pytest.mark.parametrize('name, n_calls', [
+    ('ablation_synref_mbv2_3000it_ema_eval6k.jsonl', 2),  # AMD EPYC: main and shortcut calls
+    ('ablation_synref_mbv2_3000it_ema_eval6k_xeon.jsonl', 1)])  # Intel Xeon: the main call
+def test_the_3000_iteration_records_fit_the_documented_commands(name, n_calls):
     """Every run of the 3,000-iteration campaign is reused by a call the README documents: one
-    with its variant, its setting and (where that call benchmarks) its robustness setting."""
-    name = 'configs/amlris/results/ablation_synref_mbv2_3000it_ema_eval6k.jsonl'
+    with its variant and its setting, trained on the machine its file is for (one machine per
+    records file), and where that call benchmarks and the run has robustness scores, of its
+    robustness setting (a run without them gets them from its folder, or is listed)."""
+    name = f'configs/amlris/results/{name}'
     calls = [ablation.parse_args(argv) for argv in _documented_calls(name)]
-    assert len(calls) == 2, 'the main call and the shortcut call'
+    assert len(calls) == n_calls
     records = ablation.load_records(osp.join(REPO_ROOT, name))
-    assert {variant for variant, _ in records} >= {'baseline', 'aml'}
+    assert {variant for variant, _ in records} >= {'baseline'}
+    assert len({r['machine'] for r in records.values()}) == 1
+    for pooled in {p for args in calls for p in args.pool_records}:
+        assert osp.isfile(osp.join(REPO_ROOT, pooled)), pooled
     for (variant, seed), record in records.items():
         users = [args for args in calls if variant in args.variants]
         assert users, f'{variant} is in no documented call'
         for args in users:
             assert ablation.recorded_run(args, records, variant, seed) is record
-            if args.robustness is not None:
+            if args.robustness is not None and 'robustness' in record:
                 assert record['robustness'] == ablation.robustness_setting(args), \
                     f'{variant} seed {seed}'
 
@@ -484,15 +493,73 @@ def test_robustness_arguments_are_checked():
         ablation.parse_args(['--robustness-overlap', 'data/x'])  # needs --robustness
 
 
-def test_pairs_across_machines_are_named():
-    results = {'baseline': [dict(seed=0, machine='A'), dict(seed=1, machine='A'), dict(seed=2)],
-               'aml': [dict(seed=0, machine='A'), dict(seed=1, machine='B'),
-                       dict(seed=2, machine='B')]}
-    note = ablation.machine_note(results)
-    assert note.endswith('from one CPU to another): aml seed 1.')
-    assert ablation.machine_note({'baseline': results['baseline'], 'aml': results['aml'][:1]}) \
-        == ''
+def test_runs_are_paired_only_within_their_machine():
+    results = {'baseline': [dict(seed=0, machine='A', val_mIoU=50.0),
+                            dict(seed=1, machine='A', val_mIoU=52.0),
+                            dict(seed=0, machine='B', val_mIoU=60.0)],
+               'aml': [dict(seed=0, machine='A', val_mIoU=51.0),
+                       dict(seed=1, machine='B', val_mIoU=40.0),  # no baseline seed 1 on B
+                       dict(seed=0, machine='B', val_mIoU=57.0)]}
+    # seed 0 on A: +1, seed 0 on B: -3; seed 1 has no partner on its machine
+    assert ablation.paired_diffs(results['aml'], results['baseline'], 'val_mIoU') == [1.0, -3.0]
+    note = ablation.pairing_note(results)
+    assert note.startswith('Runs of 2 machines, each paired only with the baseline run of its '
+                           'own seed and machine') and 'A (3 runs), B (3 runs)' in note
+    assert note.endswith('ran on another machine only): aml seed 1 (B).')
+    rows = ablation.seed_table(results).splitlines()
+    assert rows[0] == '| val mIoU | seed 0, A | seed 0, B | seed 1, A | seed 1, B |'
+    assert rows[3] == '| + AML, PatchMax (paper) | 51.00 | 57.00 | — | 40.00 |'
+    one = {v: [r for r in runs if r['machine'] == 'A'] for v, runs in results.items()}
+    assert ablation.pairing_note(one) == ''
+    assert ablation.seed_table(one).splitlines()[0] == '| val mIoU | seed 0 | seed 1 |'
+    # records without a machine (earlier files) pair with each other, as before
+    legacy = [dict(seed=0, val_mIoU=1.0)]
+    assert ablation.paired_diffs(legacy, [dict(seed=0, val_mIoU=3.0)], 'val_mIoU') == [-2.0]
     assert 'torch' in ablation.machine() and ', ' in ablation.machine()
+    assert ablation.short_machine('Intel(R) Xeon(R) Processor, avx512f, 2 threads, torch 2') \
+        == 'Intel Xeon'
+    assert ablation.short_machine('AMD EPYC, avx512f, 2 threads, torch 2') == 'AMD EPYC'
+
+
+def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys):
+    """A records file of this machine and one of another: the table pools both, pairs within
+    each, and a training call refuses to mix another machine's runs into its --records."""
+    here = ablation.machine()
+    setting = ablation.setting(ablation.parse_args([]), 'aml')
+    base_setting = ablation.setting(ablation.parse_args([]), 'baseline')
+
+    def write(path, machine, rows):
+        path.write_text(''.join(json.dumps(dict(
+            variant=v, seed=s, val_mIoU=m, val_oIoU=m, machine=machine,
+            setting=setting if v == 'aml' else base_setting)) + '\n' for v, s, m in rows))
+
+    mine, theirs = tmp_path / 'mine.jsonl', tmp_path / 'theirs.jsonl'
+    write(mine, here, [('baseline', 0, 50.0), ('aml', 0, 52.0)])        # +2
+    write(theirs, 'Other CPU, avx2', [('baseline', 0, 60.0), ('aml', 0, 56.0),   # -4
+                                      ('baseline', 1, 61.0), ('aml', 1, 62.0)])  # +1
+    call = ['--variants', 'baseline', 'aml', '--seeds', '0', '1', '--work-dir',
+            str(tmp_path / 'work'), '--records', str(mine)]
+    ablation.main(call + ['--report-only', '--pool-records', str(theirs)])
+    out, err = capsys.readouterr()
+    rows = out.splitlines()
+    assert rows[2].startswith('| baseline (no AML) | 3 | 57.00 ± 6.08 |')
+    assert rows[3].startswith('| + AML, PatchMax (paper) | 3 |')
+    assert '| -0.33 ± 3.21 (2/3) |' in rows[3]  # +2, -4, +1
+    assert 'Runs of 2 machines' in out and '| seed 0, Other |' in out
+    assert 'left out: baseline_seed1 aml_seed1' in err  # not in this machine's file
+    # the pooled file is read only, and training into another machine's file is refused
+    before = theirs.read_text()
+    with pytest.raises(SystemExit, match=r'theirs\.jsonl holds runs trained on Other CPU, '
+                       r'avx2, and this machine is .*--pool-records'):
+        ablation.main(call[:-1] + [str(theirs)])
+    assert theirs.read_text() == before
+    # a pooled record of another setting is named with its file
+    write(theirs, 'Other CPU, avx2', [('aml', 0, 56.0)])
+    theirs.write_text(theirs.read_text().replace('"iters"', '"other"').replace(
+        '"config": "', '"config": "x/'))
+    with pytest.raises(SystemExit, match=r'--pool-records .*theirs\.jsonl: aml seed 0 was '
+                       'recorded with the setting'):
+        ablation.main(call + ['--report-only', '--pool-records', str(theirs)])
 
 
 def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():

@@ -45,6 +45,13 @@ the commit. A run found there is not trained again, so the file, committed with 
 carries an ablation across machines whose run folders are gone. A cell averaged over fewer
 seeds than its row has (a record that holds only some of the columns) says ``(n=K)``.
 
+Runs of one config and seed differ from one CPU to another (floating-point kernels), so a
+paired difference is taken only between runs of one seed *and one machine* (each record says
+which, ``machine``): a call that would train into a ``--records`` file of another machine's
+runs stops, and ``--pool-records FILE ...`` adds the runs of other machines' files (read only)
+to the report, each paired with the reference of its own machine, the differences pooled.
+A campaign can so advance on whichever machine is at hand, one records file per machine.
+
 The defaults are the ablation of ``configs/amlris/README.md``: the quick-start model (pretrained
 MobileNetV2 + MiniLM-L6) with and without AML, the learned scorer reading the stride-16 level
 too (add ``--records configs/amlris/results/ablation_synref_mbv2.jsonl`` to reuse the committed
@@ -189,6 +196,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--records', metavar='FILE',
                         help='JSON-lines file of finished runs: read first (a run found there '
                         'with the same setting is not trained again), rewritten after every run')
+    parser.add_argument('--pool-records', nargs='+', default=[], metavar='FILE',
+                        help='records of the same setting trained on other machines (read '
+                        'only, e.g. one file per machine): their runs join the report, each '
+                        'paired only with the reference run of its own seed and machine')
     parser.add_argument('--rerun', action='store_true',
                         help='train again even where a finished run is in --work-dir '
                         '(by default finished runs are reused, so a call can be resumed)')
@@ -430,18 +441,34 @@ def _commit() -> Optional[str]:
 
 
 def recorded_run(args: argparse.Namespace, records: Dict[tuple, dict], variant: str,
-                 seed: int) -> Optional[dict]:
+                 seed: int, path: Optional[str] = None) -> Optional[dict]:
     """The record of (variant, seed) if it ran with this call's setting; a record of another
-    setting stops the call rather than being mixed into the table or overwritten."""
+    setting stops the call rather than being mixed into the table or overwritten. ``path``
+    names a ``--pool-records`` file (read only: ``--rerun`` does not concern it)."""
     record = records.get((variant, seed))
-    if record is None or args.rerun:
+    if record is None or (args.rerun and path is None):
         return None
     if record.get('setting') != setting(args, variant):
+        option = '--pool-records' if path else '--records'
         raise SystemExit(
-            f'--records {args.records}: {variant} seed {seed} was recorded with the setting '
-            f'{record.get("setting")}, this call asks for {setting(args, variant)}. Use '
-            f'another --records file for another setting (or --rerun to replace the run).')
+            f'{option} {path or args.records}: {variant} seed {seed} was recorded with the '
+            f'setting {record.get("setting")}, this call asks for {setting(args, variant)}. '
+            f'Use another --records file for another setting (or --rerun to replace the run).')
     return record
+
+
+def check_machine(path: Optional[str], records: Dict[tuple, dict]) -> None:
+    """Stop a call that would train on this machine into a records file of runs trained on
+    another one: a config and seed train differently from one CPU to another, so the new
+    runs could not be paired with the recorded ones (records without a ``machine`` pass)."""
+    here = machine()
+    others = sorted({r['machine'] for r in records.values() if r.get('machine')} - {here})
+    if others:
+        raise SystemExit(
+            f'--records {path} holds runs trained on {"; ".join(others)}, and this machine is '
+            f'{here}: runs of one seed differ from one machine to another, so runs of this '
+            'machine cannot be paired with those. Record this machine\'s runs in a file of '
+            f'their own (--records) and add {path} to the report with --pool-records.')
 
 
 def run_options(args: argparse.Namespace, seed: int) -> List[str]:
@@ -580,10 +607,17 @@ def _cell(values: List[float], runs: Optional[int] = None) -> str:
     return cell if runs is None or len(values) >= runs else f'{cell} (n={len(values)})'
 
 
+def pair_key(run: dict) -> tuple:
+    """What a paired difference matches on: the seed and the machine (a config and seed train
+    differently from one CPU to another, so only runs of one machine are paired; records
+    without a ``machine`` pair with each other)."""
+    return run['seed'], run.get('machine')
+
+
 def paired_diffs(runs: List[dict], baseline: List[dict], key: str) -> List[float]:
-    """``run - baseline`` of ``key`` for every seed both have."""
-    base = {r['seed']: r[key] for r in baseline if key in r}
-    return [r[key] - base[r['seed']] for r in runs if key in r and r['seed'] in base]
+    """``run - baseline`` of ``key`` for every (seed, machine) both have."""
+    base = {pair_key(r): r[key] for r in baseline if key in r}
+    return [r[key] - base[pair_key(r)] for r in runs if key in r and pair_key(r) in base]
 
 
 def mde(diffs: List[float]) -> Optional[float]:
@@ -645,16 +679,29 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     return '\n'.join(lines)
 
 
+def short_machine(machine: Optional[str]) -> str:
+    """A machine's name for a column head: the CPU or GPU model without its trademarks,
+    e.g. 'Intel(R) Xeon(R) Processor, avx512f, ...' -> 'Intel Xeon'."""
+    if not machine:
+        return 'machine not recorded'
+    name = re.sub(r'\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*', ' ', machine.split(',')[0])
+    return ' '.join(name.split())
+
+
 def seed_table(results: Dict[str, List[dict]], key: Optional[str] = None) -> str:
-    """Markdown: one column per seed, so that a reader sees the spread behind the mean
-    (``key`` defaults to the first val score: ``val_mIoU`` or ``val_gIoU``)."""
+    """Markdown: one column per seed (per seed and machine where the runs come from several),
+    so that a reader sees the spread behind the mean (``key`` defaults to the first val
+    score: ``val_mIoU`` or ``val_gIoU``)."""
     key = key or f'val_{score_names(results)[0]}'
-    seeds = sorted({r['seed'] for runs in results.values() for r in runs})
-    lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
-             '|---' * (len(seeds) + 1) + '|']
+    runs_ = [r for runs in results.values() for r in runs]
+    columns = sorted({pair_key(r) for r in runs_}, key=lambda k: (k[0], str(k[1])))
+    several = len({m for _, m in columns}) > 1
+    heads = [f'seed {s}, {short_machine(m)}' if several else f'seed {s}' for s, m in columns]
+    lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(heads) + ' |',
+             '|---' * (len(columns) + 1) + '|']
     for variant, runs in results.items():
-        by_seed = {r['seed']: r[key] for r in runs if key in r}
-        cells = [f'{by_seed[s]:.2f}' if s in by_seed else '—' for s in seeds]
+        by_run = {pair_key(r): r[key] for r in runs if key in r}
+        cells = [f'{by_run[c]:.2f}' if c in by_run else '—' for c in columns]
         lines.append(f'| {LABELS[variant]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -692,24 +739,35 @@ def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline'
     return '\n'.join(lines)
 
 
-def machine_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
-    """A sentence naming the runs paired with a ``reference`` run trained on another machine
-    ('' if none; records without a ``machine`` are not compared)."""
-    base = {r['seed']: r.get('machine') for r in results.get(reference, [])}
-    mixed = [f'{variant} seed {r["seed"]}' for variant, runs in results.items()
-             if variant != reference for r in runs
-             if base.get(r['seed']) and r.get('machine') and r['machine'] != base[r['seed']]]
-    if not mixed:
+def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
+    """Sentences on the machines behind the table ('' if one): the machines and their runs,
+    and the runs left unpaired because the ``reference`` of their seed ran on another machine
+    only (records without a ``machine`` are not compared)."""
+    runs_ = [r for runs in results.values() for r in runs]
+    machines = sorted({r.get('machine') for r in runs_}, key=str)
+    if len(machines) < 2:
         return ''
-    return (f'Paired with a {reference} run trained on another machine (a config and seed '
-            f'train differently from one CPU to another): {", ".join(mixed)}.')
+    counts = ', '.join(f'{m or "machine not recorded"} '
+                       f'({sum(r.get("machine") == m for r in runs_)} runs)' for m in machines)
+    note = (f'Runs of {len(machines)} machines, each paired only with the {reference} run of '
+            f'its own seed and machine (a config and seed train differently from one CPU to '
+            f'another; the seeds column counts runs): {counts}.')
+    base = {pair_key(r) for r in results.get(reference, [])}
+    seeds = {r['seed'] for r in results.get(reference, [])}
+    unpaired = [f'{variant} seed {r["seed"]} ({short_machine(r.get("machine"))})'
+                for variant, runs in results.items() if variant != reference for r in runs
+                if r['seed'] in seeds and pair_key(r) not in base]
+    if unpaired:
+        note += (f' Not paired (the {reference} of the seed ran on another machine only): '
+                 f'{", ".join(unpaired)}.')
+    return note
 
 
 def report(results: Dict[str, List[dict]], reference: str) -> str:
     """The summary table, the robustness table (when measured), then the two val scores
     (mIoU and oIoU, or gIoU and cIoU) per seed."""
     first, second = score_names(results)[:2]
-    parts = [table(results, reference), machine_note(results, reference),
+    parts = [table(results, reference), pairing_note(results, reference),
              robustness_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
@@ -785,8 +843,13 @@ def main(argv=None) -> None:
     jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: Dict[str, List[dict]] = {v: [] for v in args.variants}
     records = load_records(args.records)
+    if not args.report_only:
+        check_machine(args.records, records)
+    pooled = [(path, load_records(path)) for path in args.pool_records]
     missing, no_robustness = [], []
     for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
+        results[variant] += [record for path, other in pooled
+                             if (record := recorded_run(args, other, variant, seed, path))]
         result = recorded_run(args, records, variant, seed)
         changed = result is None  # the record is written when it is new or gains scores
         if changed:
