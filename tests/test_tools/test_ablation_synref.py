@@ -33,6 +33,7 @@ def test_two_variants_end_to_end(tmp_path):
         [sys.executable, 'tools/analysis_tools/ablation_synref.py', '--baseline-config', base,
          '--aml-config', aml, '--variants', 'baseline', 'random', '--seeds', '0',
          '--work-dir', str(tmp_path / 'work'), '--out-md', str(md), '--ema', '0.5',
+         '--score-trained',
          '--robustness', 'fog', 'occlusion', '--robustness-severities', '2'],
         cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True,
         text=True, timeout=900)
@@ -179,6 +180,8 @@ def test_reference_must_be_a_row_that_is_run(tmp_path):
         ablation.parse_args(['--variants', 'aml', '--reference', 'aml_half'])
     with pytest.raises(SystemExit):
         ablation.parse_args(['--report-only', '--rerun'])
+    with pytest.raises(SystemExit):
+        ablation.parse_args(['--score-trained'])  # needs --ema
     # the baseline may be absent: its columns are dashes, as before
     assert ablation.parse_args(['--variants', 'aml']).reference == 'baseline'
 
@@ -569,3 +572,29 @@ def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
     assert max(len(line) for line in lines) <= 20
     assert ' '.join(lines[2:-1]) == 'blocks ignored in the loss (image untouched)'
     assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'
+
+
+def test_trained_weights_are_scored_only_with_score_trained(tmp_path, monkeypatch):
+    """--ema alone tests the averaged weights once; the trained weights need --score-trained
+    (the end-to-end test covers that path)."""
+    calls = []
+
+    def fake_run(cmd, log_file):  # training leaves a checkpoint, testing its records
+        calls.append(cmd[0])
+        work_dir = osp.dirname(log_file)
+        if cmd[0] == 'tools/train.py':
+            checkpoint = osp.join(work_dir, 'iter_1.pth')
+            open(checkpoint, 'w').close()
+            with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(checkpoint)
+        else:
+            out = cmd[cmd.index('--out') + 1]
+            with open(out, 'w') as f:
+                json.dump([dict(split='val', i=1, u=2)], f)
+
+    monkeypatch.setattr(ablation, 'run', fake_run)
+    monkeypatch.setattr(ablation, 'variant_config', lambda args, variant, path: path)
+    args = ablation.parse_args(['--work-dir', str(tmp_path), '--ema', '0.01'])
+    result = ablation.one_run(args, 'baseline', 0)
+    assert calls == ['tools/train.py', 'tools/test.py'] and result['val_mIoU'] == 50.0
+    assert not any(key.startswith('trained_') for key in result)

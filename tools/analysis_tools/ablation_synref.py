@@ -22,12 +22,12 @@ mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error
 bars. Finished runs are reused and an interrupted run continues from its last checkpoint
 (`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
-evaluated on the averaged weights; the trained weights of the same run are scored too and
-recorded as ``trained_*``, so that one run shows what the averaging bought; ``--ema-begin``
-averages only the end of training), ``--eval-data-root`` (a larger evaluation set) and
-``--iters`` (a longer schedule, the learning-rate decay stretched with it) are the levers that
-make the instrument more precise; they apply to every row and are part of a run's recorded
-setting.
+evaluated on the averaged weights; with ``--score-trained`` the trained weights of the same
+run are scored too and recorded as ``trained_*``, so that one run shows what the averaging
+bought; ``--ema-begin`` averages only the end of training), ``--eval-data-root`` (a larger
+evaluation set) and ``--iters`` (a longer schedule, the learning-rate decay stretched with
+it) are the levers that make the instrument more precise; they apply to every row and are
+part of a run's recorded setting.
 
 ``--robustness [NAME ...]`` also measures each run's robustness once it is tested:
 ``tools/analysis_tools/test_robustness.py`` on the last checkpoint (by default the 15
@@ -161,6 +161,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--ema', type=float, default=None, metavar='MOMENTUM',
                         help='average the weights during training (mmengine EMAHook with this '
                         'momentum, e.g. 0.002) and evaluate the averaged weights')
+    parser.add_argument('--score-trained', action='store_true',
+                        help='with --ema: also test the trained (not averaged) weights of each '
+                        'run, recorded as trained_* (what the averaging bought; one more test '
+                        'pass per run)')
     parser.add_argument('--ema-begin', type=int, default=0, metavar='ITER',
                         help='with --ema: average only from this iteration on (the averaged '
                         'weights follow the trained ones until then; EMAHook begin_iter)')
@@ -210,6 +214,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--report-only trains nothing: it cannot be given with --rerun')
     if args.ema_begin and not args.ema:
         parser.error('--ema-begin needs --ema')
+    if args.score_trained and not args.ema:
+        parser.error('--score-trained needs --ema')
     if args.ema_begin < 0:
         parser.error(f'--ema-begin must be >= 0, got {args.ema_begin}')
     if args.iters is not None and args.ema_begin >= args.iters:
@@ -511,7 +517,7 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
             raise SystemExit(f'{work_dir}: training ended without a checkpoint to test.')
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
              '--out', out, '--cfg-options', *options], osp.join(work_dir, 'test.log'))
-        if args.ema:  # the trained weights too: what the averaging bought
+        if args.ema and args.score_trained:  # the trained weights too: what averaging bought
             from mmamlris.utils import write_ema_source_weights
             raw = write_ema_source_weights(checkpoint, osp.join(work_dir, 'trained_weights.pth'))
             run(['tools/test.py', config, raw, '--work-dir', osp.join(work_dir, 'test_trained'),
