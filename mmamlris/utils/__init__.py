@@ -8,6 +8,7 @@ from .ema_checkpoint import ema_source_weights, write_ema_source_weights
 from .env import allow_full_checkpoint_loading
 from .errors import (InputError, InputFileNotFoundError, InputValueError, input_error_message,
                      run_tool)
+from .fingerprint import tree_fingerprint
 from .pretrained import (PACKAGED_MODELS, missing_pretrained_files, offline_model_cfg,
                          resolve_model_dir)
 
@@ -17,5 +18,6 @@ __all__ = [
     'allow_full_checkpoint_loading', 'disable_amp', 'enable_amp', 'find_dataset_cfg', 'is_amp',
     'InputError', 'InputFileNotFoundError', 'InputValueError', 'input_error_message',
     'load_config', 'PACKAGED_MODELS', 'missing_pretrained_files', 'offline_model_cfg',
-    'resolve_model_dir', 'run_tool', 'ema_source_weights', 'write_ema_source_weights'
+    'resolve_model_dir', 'run_tool', 'ema_source_weights', 'write_ema_source_weights',
+    'tree_fingerprint'
 ]

@@ -598,3 +598,23 @@ def test_trained_weights_are_scored_only_with_score_trained(tmp_path, monkeypatc
     result = ablation.one_run(args, 'baseline', 0)
     assert calls == ['tools/train.py', 'tools/test.py'] and result['val_mIoU'] == 50.0
     assert not any(key.startswith('trained_') for key in result)
+
+
+def test_new_records_carry_their_data_fingerprints_and_differences_are_named(tmp_path):
+    data = make_tiny_synref(str(tmp_path / 'synref'), num_images=4)
+    args = ablation.parse_args(['--eval-data-root', data, '--robustness', 'fog',
+                                '--robustness-overlap', str(tmp_path / 'not_generated')])
+    from mmamlris.utils import tree_fingerprint
+    prints = ablation.data_fingerprints(args, 'aml')
+    # the eval set (also the robustness set) is fingerprinted; a folder not here is left out
+    assert prints[data] == tree_fingerprint(data)
+    assert str(tmp_path / 'not_generated') not in prints
+    same = dict(data={'data/synref': 'aaaa'})
+    results = {'baseline': [dict(seed=0, machine='A', **same), dict(seed=0, machine='B', **same)],
+               'aml': [dict(seed=0, machine='A', **same),
+                       dict(seed=0, machine='B', data={'data/synref': 'bbbb'}), dict(seed=1)]}
+    assert ablation.data_note(results) == (
+        'The runs did not all read the same files (data fingerprints differ; generate the data '
+        'again, or compare only runs of one fingerprint): data/synref: aaaa (A / B), bbbb (B).')
+    results['aml'][1]['data'] = same['data']
+    assert ablation.data_note(results) == ''

@@ -440,6 +440,26 @@ def machine() -> str:
             f'torch {torch.__version__}')
 
 
+def data_fingerprints(args: argparse.Namespace, variant: str) -> Dict[str, str]:
+    """``{data folder: fingerprint}`` of every folder a run of ``variant`` reads (training
+    set, evaluation set, robustness sets), so that runs on two machines can be checked to
+    have read the same files (SynRef is regenerated on each machine). Folders missing here
+    are left out."""
+    from mmamlris.utils import find_dataset_cfg, load_config, tree_fingerprint
+    config = args.baseline_config if VARIANTS[variant] is None else args.aml_config
+    cfg = load_config(config)
+    roots = [(find_dataset_cfg(cfg.train_dataloader.dataset, 'data_root') or {}).get(
+        'data_root'), args.eval_data_root]
+    if args.robustness is not None:
+        roots += [args.robustness_data_root, args.robustness_overlap]
+    out = {}
+    for root in dict.fromkeys(r for r in roots if r):
+        path = root if osp.isabs(root) else osp.join(ROOT, root)
+        if osp.isdir(path):
+            out[root] = tree_fingerprint(path)
+    return out
+
+
 def _commit() -> Optional[str]:
     proc = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
                           capture_output=True, text=True)
@@ -769,11 +789,29 @@ def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') ->
     return note
 
 
+def data_note(results: Dict[str, List[dict]]) -> str:
+    """A sentence naming the data folders whose files differ between runs ('' if none; runs
+    recorded without fingerprints are not compared)."""
+    seen: Dict[str, Dict[str, set]] = {}
+    for runs in results.values():
+        for r in runs:
+            for root, fingerprint in (r.get('data') or {}).items():
+                seen.setdefault(root, {}).setdefault(fingerprint, set()).add(
+                    short_machine(r.get('machine')))
+    differ = [f'{root}: ' + ', '.join(f'{fp} ({" / ".join(sorted(m))})'
+                                      for fp, m in sorted(fps.items()))
+              for root, fps in sorted(seen.items()) if len(fps) > 1]
+    if not differ:
+        return ''
+    return ('The runs did not all read the same files (data fingerprints differ; generate the '
+            'data again, or compare only runs of one fingerprint): ' + '; '.join(differ) + '.')
+
+
 def report(results: Dict[str, List[dict]], reference: str) -> str:
     """The summary table, the robustness table (when measured), then the two val scores
     (mIoU and oIoU, or gIoU and cIoU) per seed."""
     first, second = score_names(results)[:2]
-    parts = [table(results, reference), pairing_note(results, reference),
+    parts = [table(results, reference), pairing_note(results, reference), data_note(results),
              robustness_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
@@ -863,7 +901,7 @@ def main(argv=None) -> None:
             if result is not None:
                 result = dict(result, variant=variant, setting=setting(args, variant),
                               date=time.strftime('%Y-%m-%d'), commit=_commit(),
-                              machine=machine(),
+                              machine=machine(), data=data_fingerprints(args, variant),
                               source=f'measured: {args.work_dir}/{variant}_seed{seed}')
         if result is None:
             missing.append(f'{variant}_seed{seed}')
