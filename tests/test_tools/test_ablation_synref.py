@@ -524,10 +524,11 @@ def test_runs_are_paired_only_within_their_machine():
     assert ablation.short_machine('AMD EPYC, avx512f, 2 threads, torch 2') == 'AMD EPYC'
 
 
-def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys):
+def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys, monkeypatch):
     """A records file of this machine and one of another: the table pools both, pairs within
     each, and a training call refuses to mix another machine's runs into its --records."""
-    here = ablation.machine()
+    here = 'Mine CPU, avx512f, 2 threads, torch 2'
+    monkeypatch.setattr(ablation, 'machine', lambda: here)
     setting = ablation.setting(ablation.parse_args([]), 'aml')
     base_setting = ablation.setting(ablation.parse_args([]), 'baseline')
 
@@ -545,10 +546,11 @@ def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys):
     ablation.main(call + ['--report-only', '--pool-records', str(theirs)])
     out, err = capsys.readouterr()
     rows = out.splitlines()
-    assert rows[2].startswith('| baseline (no AML) | 3 | 57.00 ± 6.08 |')
-    assert rows[3].startswith('| + AML, PatchMax (paper) | 3 |')
+    assert rows[2].startswith('| baseline (no AML) | 3 (1 Mine, 2 Other) | 57.00 ± 6.08 |')
+    assert rows[3].startswith('| + AML, PatchMax (paper) | 3 (1 Mine, 2 Other) |')
     assert '| -0.33 ± 3.21 (2/3) |' in rows[3]  # +2, -4, +1
-    assert 'Runs of 2 machines' in out and '| seed 0, Other |' in out
+    assert 'Runs of 2 machines' in out and '| seed 0, Mine | seed 0, Other |' in out
+    assert 'rows of different machines compare by their paired Δ only' in out
     assert 'left out: baseline_seed1 aml_seed1' in err  # not in this machine's file
     # the pooled file is read only, and training into another machine's file is refused
     before = theirs.read_text()

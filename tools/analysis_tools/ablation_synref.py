@@ -685,6 +685,7 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
     reference_runs = results.get(reference, [])
+    several = len({r.get('machine') for runs in results.values() for r in runs}) > 1
     for variant, runs in results.items():
         n = len(runs)
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
@@ -701,8 +702,20 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
         row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
         row += [_cell([100 * r[k] for r in runs if k in r], n)
                 for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
-        lines.append(f'| {LABELS[variant]} | {n} | ' + ' | '.join(row) + ' |')
+        lines.append(f'| {LABELS[variant]} | {run_count(runs, several)} | '
+                     + ' | '.join(row) + ' |')
     return '\n'.join(lines)
+
+
+def run_count(runs: List[dict], several: bool) -> str:
+    """A row's number of runs, and where the table pools machines, how many of each."""
+    if not (several and runs):
+        return str(len(runs))
+    counts = {}
+    for r in runs:
+        name = short_machine(r.get('machine'))
+        counts[name] = counts.get(name, 0) + 1
+    return f'{len(runs)} (' + ', '.join(f'{k} {name}' for name, k in sorted(counts.items())) + ')'
 
 
 def short_machine(machine: Optional[str]) -> str:
@@ -777,7 +790,8 @@ def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') ->
                        f'({sum(r.get("machine") == m for r in runs_)} runs)' for m in machines)
     note = (f'Runs of {len(machines)} machines, each paired only with the {reference} run of '
             f'its own seed and machine (a config and seed train differently from one CPU to '
-            f'another; the seeds column counts runs): {counts}.')
+            f'another; the seeds column counts runs): {counts}. A row\'s means average its '
+            'own machines, so rows of different machines compare by their paired Δ only.')
     base = {pair_key(r) for r in results.get(reference, [])}
     seeds = {r['seed'] for r in results.get(reference, [])}
     unpaired = [f'{variant} seed {r["seed"]} ({short_machine(r.get("machine"))})'
