@@ -468,8 +468,12 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
                   for v, runs in (('baseline', [saved[('baseline', 0)]]),
                                   ('aml', [saved[('aml', 0)]]))}
     ablation.chart(clean_only, str(tmp_path / 'clean.png'))
-    clean_width = Image.open(tmp_path / 'clean.png').size[0]
-    assert Image.open(tmp_path / 'robust.png').size[0] == 2 * clean_width
+    clean_width = Image.open(tmp_path / 'clean.png').size[0]  # scores and the Δ panel
+    assert 2 * Image.open(tmp_path / 'robust.png').size[0] == 3 * clean_width
+    # the Δ panel is there only where a row has a pair with the reference
+    unpaired = dict(clean_only, aml=[dict(clean_only['aml'][0], seed=7)])
+    ablation.chart(unpaired, str(tmp_path / 'unpaired.png'))
+    assert 2 * Image.open(tmp_path / 'unpaired.png').size[0] == clean_width
     # a row measured clean only stays out of the robustness panel (no zero bar)
     mixed = dict(clean_only, aml=[saved[('aml', 0)]])
     assert ablation.panel_rows(mixed, ['mPC_mIoU', 'occlusion_mIoU']) == ['aml']

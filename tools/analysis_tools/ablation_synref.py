@@ -18,9 +18,10 @@ baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``
 pairs against another row, e.g. ``aml`` to compare two AML settings) with its minimal
 detectable effect ``MDE = 2 · std(Δ) / √n`` (a mean Δ smaller than the MDE is within the seed
 noise) and the seeds that would bring the MDE to 1 point at that spread, then val
-mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error
-bars. Finished runs are reused and an interrupted run continues from its last checkpoint
-(`tools/train.py --resume`), so an interrupted call resumes. ``--report-only`` tabulates
+mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error bars, and the
+paired differences to the reference (one dot per pair). Finished runs are reused and an
+interrupted run continues from its last checkpoint (`tools/train.py --resume`), so an
+interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,
 evaluated on the averaged weights; with ``--score-trained`` the trained weights of the same
 run are scored too and recorded as ``trained_*``, so that one run shows what the averaging
@@ -838,9 +839,11 @@ def panel_rows(results: Dict[str, List[dict]], metrics: List[str]) -> List[str]:
             if any(metric in r for metric in metrics for r in runs)]
 
 
-def chart(results: Dict[str, List[dict]], path: str) -> None:
-    """Bar chart of the two val scores (mean, std error bars, one dot per seed), and a second
-    panel with mPC and the occlusion score of the rows where robustness was measured."""
+def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline') -> None:
+    """Bar chart of the two val scores (mean, std error bars, one dot per seed), a panel with
+    mPC and the occlusion score of the rows where robustness was measured, and a last panel
+    with the paired difference of the first val score to ``reference`` (mean, std, one dot
+    per pair): the panel to read when the rows' runs come from different machines."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -851,7 +854,11 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
               if any(f'{k}_{first}' in r for n in names for r in results[n])]
     if robust:
         panels.append((robust, f'{first} under corruption (val)'))
-    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.3 * len(names) + 2), 4),
+    deltas = {n: paired_diffs(results[n], results.get(reference, []), f'val_{first}')
+              for n in names if n != reference}
+    deltas = {n: d for n, d in deltas.items() if d}
+    count = len(panels) + bool(deltas)
+    fig, axes = plt.subplots(1, count, figsize=(count * (1.3 * len(names) + 2), 4),
                              squeeze=False)
     seeds = sorted({r['seed'] for runs in results.values() for r in runs})
     for ax, (metrics, ylabel) in zip(axes[0], panels):
@@ -871,10 +878,26 @@ def chart(results: Dict[str, List[dict]], path: str) -> None:
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
     axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
+    if deltas:
+        _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)')
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _delta_panel(ax, deltas: Dict[str, List[float]], ylabel: str) -> None:
+    """Mean ± std of each row's paired differences, a dot per pair, and the zero line."""
+    names = list(deltas)
+    means = [statistics.mean(d) for d in deltas.values()]
+    stds = [statistics.stdev(d) if len(d) > 1 else 0 for d in deltas.values()]
+    ax.bar(range(len(names)), means, 0.6, yerr=stds, capsize=3, color='tab:gray')
+    for k, d in enumerate(deltas.values()):
+        ax.plot([k] * len(d), d, 'k.', markersize=4)
+    ax.axhline(0, color='k', linewidth=0.8)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([tick_label(n, len(d)) for n, d in deltas.items()], fontsize=7)
+    ax.set_ylabel(ylabel)
 
 
 def tick_label(variant: str, seeds: int, width: int = 20) -> str:
@@ -891,7 +914,7 @@ def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> N
         with open(args.out_md, 'w') as f:
             f.write(report(results, args.reference) + '\n')
     if args.out_png:
-        chart(results, args.out_png)
+        chart(results, args.out_png, args.reference)
 
 
 def main(argv=None) -> None:
