@@ -75,6 +75,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -686,7 +687,7 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
              '|---' * (len(cols) + len(extra) + 2) + '|']
     reference_runs = results.get(reference, [])
-    several = len({r.get('machine') for runs in results.values() for r in runs}) > 1
+    several = len(run_machines(results)) > 1
     for variant, runs in results.items():
         n = len(runs)
         row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
@@ -708,14 +709,16 @@ def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     return '\n'.join(lines)
 
 
+def run_machines(results: Dict[str, List[dict]]) -> Counter:
+    """How many runs of the table each machine trained (``None``: not recorded)."""
+    return Counter(r.get('machine') for runs in results.values() for r in runs)
+
+
 def run_count(runs: List[dict], several: bool) -> str:
     """A row's number of runs, and where the table pools machines, how many of each."""
     if not (several and runs):
         return str(len(runs))
-    counts = {}
-    for r in runs:
-        name = short_machine(r.get('machine'))
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(short_machine(r.get('machine')) for r in runs)
     return f'{len(runs)} (' + ', '.join(f'{k} {name}' for name, k in sorted(counts.items())) + ')'
 
 
@@ -733,9 +736,9 @@ def seed_table(results: Dict[str, List[dict]], key: Optional[str] = None) -> str
     so that a reader sees the spread behind the mean (``key`` defaults to the first val
     score: ``val_mIoU`` or ``val_gIoU``)."""
     key = key or f'val_{score_names(results)[0]}'
-    runs_ = [r for runs in results.values() for r in runs]
-    columns = sorted({pair_key(r) for r in runs_}, key=lambda k: (k[0], str(k[1])))
-    several = len({m for _, m in columns}) > 1
+    columns = sorted({pair_key(r) for runs in results.values() for r in runs},
+                     key=lambda k: (k[0], str(k[1])))
+    several = len(run_machines(results)) > 1
     heads = [f'seed {s}, {short_machine(m)}' if several else f'seed {s}' for s, m in columns]
     lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(heads) + ' |',
              '|---' * (len(columns) + 1) + '|']
@@ -783,12 +786,11 @@ def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') ->
     """Sentences on the machines behind the table ('' if one): the machines and their runs,
     and the runs left unpaired because the ``reference`` of their seed ran on another machine
     only (records without a ``machine`` are not compared)."""
-    runs_ = [r for runs in results.values() for r in runs]
-    machines = sorted({r.get('machine') for r in runs_}, key=str)
+    machines = run_machines(results)
     if len(machines) < 2:
         return ''
-    counts = ', '.join(f'{m or "machine not recorded"} '
-                       f'({sum(r.get("machine") == m for r in runs_)} runs)' for m in machines)
+    counts = ', '.join(f'{m or "machine not recorded"} ({k} runs)'
+                       for m, k in sorted(machines.items(), key=lambda item: str(item[0])))
     note = (f'Runs of {len(machines)} machines, each paired only with the {reference} run of '
             f'its own seed and machine (a config and seed train differently from one CPU to '
             f'another; the seeds column counts runs): {counts}. A row\'s means average its '
