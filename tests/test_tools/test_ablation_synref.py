@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
+from mmamlris.evaluation.ablation import EQUAL_SHARE, OBJECT_VARIANTS, data_note, panel_rows
 from mmamlris.testing.tiny_configs import REPO_ROOT, make_tiny_synref, write_tiny_config
+from mmamlris.utils import InputValueError
 from tools.analysis_tools import ablation_synref as ablation
 
 
@@ -70,13 +72,6 @@ def test_two_variants_end_to_end(tmp_path):
         averaged = torch.load(last, map_location='cpu', weights_only=False)['state_dict']
         assert trained.keys() == averaged.keys()
         assert any(not torch.equal(trained[k], averaged[k]) for k in trained)
-
-
-def test_paired_differences_and_wins():
-    baseline = [dict(seed=0, val_mIoU=40.0), dict(seed=1, val_mIoU=42.0)]
-    runs = [dict(seed=0, val_mIoU=41.0), dict(seed=1, val_mIoU=41.0), dict(seed=2, val_mIoU=9.0)]
-    # seed 2 has no baseline: left out; differences +1 and -1
-    assert ablation.paired(runs, baseline, 'val_mIoU') == '0.00 ± 1.41 (1/2)'
 
 
 def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
@@ -186,15 +181,6 @@ def test_reference_must_be_a_row_that_is_run(tmp_path):
     assert ablation.parse_args(['--variants', 'aml']).reference == 'baseline'
 
 
-def test_seed_table_has_one_column_per_seed_and_dashes_for_missing_runs():
-    results = {'baseline': [dict(seed=0, val_mIoU=40.0), dict(seed=2, val_mIoU=42.5)],
-               'aml': [dict(seed=1, val_mIoU=41.25)]}
-    rows = ablation.seed_table(results).splitlines()
-    assert rows[0] == '| val mIoU | seed 0 | seed 1 | seed 2 |'
-    assert rows[2] == '| baseline (no AML) | 40.00 | — | 42.50 |'
-    assert rows[3] == '| + AML, PatchMax (paper) | — | 41.25 | — |'
-
-
 def test_records_carry_finished_runs_after_their_folders_are_gone(tmp_path, capsys):
     import shutil
     work, records = tmp_path / 'work', tmp_path / 'results' / 'ablation.jsonl'
@@ -223,24 +209,6 @@ def test_a_record_of_another_setting_stops_the_call(tmp_path):
     with pytest.raises(SystemExit, match=r'ablation\.jsonl: aml seed 0 was recorded with'):
         ablation.main(['--variants', 'aml', '--seeds', '0', '--report-only',
                        '--work-dir', str(tmp_path / 'work'), '--records', str(records)])
-
-
-def test_a_broken_records_file_is_named_with_its_line(tmp_path):
-    records = tmp_path / 'ablation.jsonl'
-    records.write_text(json.dumps(dict(variant='aml', seed=0)) + '\n{"variant": "aml"\n')
-    with pytest.raises(SystemExit, match=r'ablation\.jsonl, line 2: not a run record'):
-        ablation.load_records(str(records))
-    records.write_text(2 * (json.dumps(dict(variant='aml', seed=0)) + '\n'))
-    with pytest.raises(SystemExit, match='line 2: aml seed 0 is recorded twice'):
-        ablation.load_records(str(records))
-
-
-def test_cells_averaged_over_fewer_seeds_than_the_row_say_so():
-    # seed 1 is a record with val only (its test splits were not kept)
-    results = {'aml': [dict(seed=0, val_mIoU=50.0, testA_mIoU=40.0), dict(seed=1, val_mIoU=52.0)]}
-    row = ablation.table(results).splitlines()[2]
-    assert '| 51.00 ± 1.41 |' in row  # val mIoU over both seeds
-    assert '| 40.00 ± 0.00 (n=1) |' in row  # testA mIoU over one
 
 
 def test_the_committed_records_fit_the_documented_command():
@@ -313,26 +281,6 @@ def test_every_variant_config_of_the_records_builds(variant, tmp_path):
     assert model.with_aml
 
 
-def test_minimal_detectable_effect_is_two_standard_errors():
-    assert ablation.mde([1.0, -1.0, 3.0, 1.0]) == pytest.approx(2 * 1.632993 / 2, rel=1e-6)
-    assert ablation.mde([2.0]) is None  # no spread from one seed
-    baseline = [dict(seed=s, val_mIoU=50.0) for s in range(3)]
-    runs = [dict(seed=0, val_mIoU=51.0), dict(seed=1, val_mIoU=53.0),
-            dict(seed=2, val_mIoU=52.0)]
-    row = ablation.table(dict(baseline=baseline, aml=runs)).splitlines()[3]
-    assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 | 4 |' in row  # 2 * 1 / sqrt(3)
-
-
-def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
-    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
-    assert ablation.seeds_for_mde([0.0, 1.0, 0.0, 1.0]) == 3  # (2 * 0.577)^2 = 1.33: floor 3
-    assert ablation.seeds_for_mde([0.0, 0.0, 0.0]) == 3  # no spread: three seeds still needed
-    assert ablation.seeds_for_mde([0.0, 1.0, 2.0]) == 4  # (2 * 1)^2 = 4.0 exactly
-    assert ablation.seeds_for_mde([0.0, 1.0]) is None  # one degree of freedom: no plan
-    assert ablation.seeds_for_mde([5.0]) is None
-    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0], target=2.0) == 3
-
-
 def test_loss_only_variant_keeps_the_paper_filter_and_masks_the_loss(tmp_path):
     from mmengine.config import Config
     args = ablation.parse_args(['--work-dir', str(tmp_path)])
@@ -401,9 +349,9 @@ def test_oracle_rows_hide_equal_shares_and_get_every_object(tmp_path):
                for v in ('oracle_eq', 'oracle_background', 'oracle_distractors')}
     for variant, cfg in configs.items():
         assert cfg.model.aml.scorer.hide == variant.split('_')[1].replace('eq', 'context')
-        assert cfg.model.aml.filter.count == ablation.EQUAL_SHARE
+        assert cfg.model.aml.filter.count == EQUAL_SHARE
         types = [step.type for step in cfg.train_dataloader.dataset.pipeline]
-        needs = variant in ablation.OBJECT_VARIANTS
+        needs = variant in OBJECT_VARIANTS
         assert ('LoadObjectsMask' in types) == needs
         assert cfg.train_dataloader.dataset.get('with_objects', False) == needs
     cfg = configs['oracle_background']
@@ -476,8 +424,8 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
     assert 2 * Image.open(tmp_path / 'unpaired.png').size[0] == clean_width
     # a row measured clean only stays out of the robustness panel (no zero bar)
     mixed = dict(clean_only, aml=[saved[('aml', 0)]])
-    assert ablation.panel_rows(mixed, ['mPC_mIoU', 'occlusion_mIoU']) == ['aml']
-    assert ablation.panel_rows(mixed, ['val_mIoU', 'val_oIoU']) == ['baseline', 'aml']
+    assert panel_rows(mixed, ['mPC_mIoU', 'occlusion_mIoU']) == ['aml']
+    assert panel_rows(mixed, ['val_mIoU', 'val_oIoU']) == ['baseline', 'aml']
     # another benchmark setting replaces the scores: none of the old ones is left behind
     ablation.main(call[:-4] + ['fog', '--robustness-severities', '1'])
     capsys.readouterr()
@@ -500,39 +448,11 @@ def test_robustness_arguments_are_checked():
         ablation.parse_args(['--robustness-overlap', 'data/x'])  # needs --robustness
 
 
-def test_runs_are_paired_only_within_their_machine():
-    results = {'baseline': [dict(seed=0, machine='A', val_mIoU=50.0),
-                            dict(seed=1, machine='A', val_mIoU=52.0),
-                            dict(seed=0, machine='B', val_mIoU=60.0)],
-               'aml': [dict(seed=0, machine='A', val_mIoU=51.0),
-                       dict(seed=1, machine='B', val_mIoU=40.0),  # no baseline seed 1 on B
-                       dict(seed=0, machine='B', val_mIoU=57.0)]}
-    # seed 0 on A: +1, seed 0 on B: -3; seed 1 has no partner on its machine
-    assert ablation.paired_diffs(results['aml'], results['baseline'], 'val_mIoU') == [1.0, -3.0]
-    note = ablation.pairing_note(results)
-    assert note.startswith('Runs of 2 machines, each paired only with the baseline run of its '
-                           'own seed and machine') and 'A (3 runs), B (3 runs)' in note
-    assert note.endswith('ran on another machine only): aml seed 1 (B).')
-    rows = ablation.seed_table(results).splitlines()
-    assert rows[0] == '| val mIoU | seed 0, A | seed 0, B | seed 1, A | seed 1, B |'
-    assert rows[3] == '| + AML, PatchMax (paper) | 51.00 | 57.00 | — | 40.00 |'
-    one = {v: [r for r in runs if r['machine'] == 'A'] for v, runs in results.items()}
-    assert ablation.pairing_note(one) == ''
-    assert ablation.seed_table(one).splitlines()[0] == '| val mIoU | seed 0 | seed 1 |'
-    # records without a machine (earlier files) pair with each other, as before
-    legacy = [dict(seed=0, val_mIoU=1.0)]
-    assert ablation.paired_diffs(legacy, [dict(seed=0, val_mIoU=3.0)], 'val_mIoU') == [-2.0]
-    assert 'torch' in ablation.machine() and ', ' in ablation.machine()
-    assert ablation.short_machine('Intel(R) Xeon(R) Processor, avx512f, 2 threads, torch 2') \
-        == 'Intel Xeon'
-    assert ablation.short_machine('AMD EPYC, avx512f, 2 threads, torch 2') == 'AMD EPYC'
-
-
 def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys, monkeypatch):
     """A records file of this machine and one of another: the table pools both, pairs within
     each, and a training call refuses to mix another machine's runs into its --records."""
     here = 'Mine CPU, avx512f, 2 threads, torch 2'
-    monkeypatch.setattr(ablation, 'machine', lambda: here)
+    monkeypatch.setattr(ablation, 'machine_name', lambda: here)
     setting = ablation.setting(ablation.parse_args([]), 'aml')
     base_setting = ablation.setting(ablation.parse_args([]), 'baseline')
 
@@ -558,7 +478,7 @@ def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys, m
     assert 'left out: baseline_seed1 aml_seed1' in err  # not in this machine's file
     # the pooled file is read only, and training into another machine's file is refused
     before = theirs.read_text()
-    with pytest.raises(SystemExit, match=r'theirs\.jsonl holds runs trained on Other CPU, '
+    with pytest.raises(InputValueError, match=r'theirs\.jsonl holds runs trained on Other CPU, '
                        r'avx2, and this machine is .*--pool-records'):
         ablation.main(call[:-1] + [str(theirs)])
     assert theirs.read_text() == before
@@ -569,15 +489,6 @@ def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys, m
     with pytest.raises(SystemExit, match=r'--pool-records .*theirs\.jsonl: aml seed 0 was '
                        'recorded with the setting'):
         ablation.main(call + ['--report-only', '--pool-records', str(theirs)])
-
-
-def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
-    label = ablation.tick_label('aml_loss', 1)
-    lines = label.split('\n')
-    assert lines[0] == 'AML' and lines[-1] == '(1 seed)'
-    assert max(len(line) for line in lines) <= 20
-    assert ' '.join(lines[2:-1]) == 'blocks ignored in the loss (image untouched)'
-    assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'
 
 
 def test_trained_weights_are_scored_only_with_score_trained(tmp_path, monkeypatch):
@@ -619,8 +530,8 @@ def test_new_records_carry_their_data_fingerprints_and_differences_are_named(tmp
     results = {'baseline': [dict(seed=0, machine='A', **same), dict(seed=0, machine='B', **same)],
                'aml': [dict(seed=0, machine='A', **same),
                        dict(seed=0, machine='B', data={'data/synref': 'bbbb'}), dict(seed=1)]}
-    assert ablation.data_note(results) == (
+    assert data_note(results) == (
         'The runs did not all read the same files (data fingerprints differ; generate the data '
         'again, or compare only runs of one fingerprint): data/synref: aaaa (A / B), bbbb (B).')
     results['aml'][1]['data'] = same['data']
-    assert ablation.data_note(results) == ''
+    assert data_note(results) == ''

@@ -11,7 +11,8 @@ RISMetric reports); the AML columns (target ROC-AUC, object / context pixels mas
 fraction) are the means over the second half of the logged training iterations. On
 SynRef-GRES (a GRES config, whose GRESMetric records say whether each expression has a target)
 the scores are gIoU, cIoU and N-acc instead of mIoU and oIoU, and the paired differences are
-taken on gIoU and cIoU.
+taken on gIoU and cIoU. The rows, the records, the paired statistics, the report and the chart
+are ``mmamlris.evaluation.ablation``; this script runs the tools and collects their scores.
 
 The markdown report gives mean ± std over the seeds per split, then the paired difference to the
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
@@ -65,80 +66,26 @@ import argparse
 import ast
 import glob
 import json
-import math
 import os
 import os.path as osp
-import platform
-import re
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
-from collections import Counter
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SPLITS = ('val', 'testA', 'testB')
+sys.path.insert(0, ROOT)
+from mmamlris.evaluation.ablation import (GRES_SCORES, RIS_SCORES,  # noqa: E402
+                                          ROBUST_KEYS, SPLITS, VARIANTS, apply_instrument,
+                                          chart, check_machine, load_records, machine_name,
+                                          report, save_records, variant_cfg)
+from mmamlris.utils import run_tool  # noqa: E402
+
 ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
-TARGET_MDE = 1.0  # the report's 'seeds for MDE' column: seeds to detect a 1-point effect
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
-# The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
-# ``target`` field (SynRef-GRES, gRefCOCO), with N-acc beside them.
-RIS_SCORES = ('mIoU', 'oIoU')
-GRES_SCORES = ('gIoU', 'cIoU', 'N-acc')
-# Robustness columns (``{key}_{metric}`` in a record): the clean score on the benchmark's
-# split, mPC and rPC (ImageNet-C), occlusion of the referred object (and relative to clean),
-# overlapping objects.
-ROBUST_KEYS = ('robust_clean', 'mPC', 'rPC', 'occlusion', 'occlusion_rel', 'overlap')
 STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
          'aml_context_masked')
-# Share of the blocks the equal-share oracle rows mask: what PatchMax masked on the SynRef
-# models (aml_mask_ratio 0.12-0.13 in the committed records).
-EQUAL_SHARE = 0.125
-RELEASED_STEP = dict(stage1_loss_weight=0.5, stage2_loss_weight=0.5, stage2_text='clean')
-# variant -> (scorer override, filter override, segmentor options); None = the baseline.
-# An override replaces the config's scorer / filter (its channels and block size are kept).
-VARIANTS: Dict[str, Optional[tuple]] = {
-    'baseline': None,
-    'random': (None, dict(mode='random'), {}),
-    'random50': (None, dict(type='RandomBlockFilter', ratio=0.5), {}),
-    'aml': (None, None, {}),
-    'official': (dict(type='ReleasedRelevanceScorer'), dict(type='ReleasedBlockFilter'),
-                 RELEASED_STEP),
-    'oracle': (dict(type='OracleScorer'), None, {}),
-    'learned': (dict(type='LearnedScorer'), None, {}),
-    'decoder': (dict(type='DecoderScorer'), None, {}),
-    # The cheap stage 1: half-scale image, stride-16 level, so a cell still covers 32 pixels.
-    'aml_half': (dict(in_index=-2), None, dict(stage1_scale=0.5)),
-    # The paper's blocks hidden from the stage-2 loss instead of the image.
-    'aml_loss': (None, None, dict(aml=dict(mask_target='loss'))),
-    # Which context matters? The oracle hiding all context, only background, or only other
-    # objects, each masking the same share of the blocks (EQUAL_SHARE).
-    'oracle_eq': (dict(type='OracleScorer', hide='context'), dict(count=EQUAL_SHARE), {}),
-    'oracle_background': (dict(type='OracleScorer', hide='background'),
-                          dict(count=EQUAL_SHARE), {}),
-    'oracle_distractors': (dict(type='OracleScorer', hide='distractors'),
-                           dict(count=EQUAL_SHARE), {}),
-}
-# The oracle rows that need every object of the image (RefCOCODataset(with_objects=True) and
-# LoadObjectsMask in the training pipeline).
-OBJECT_VARIANTS = ('oracle_background', 'oracle_distractors')
-LABELS = {
-    'baseline': 'baseline (no AML)',
-    'random': '+ random mask (same count)',
-    'random50': '+ random mask (50 % of the blocks)',
-    'aml': '+ AML, PatchMax (paper)',
-    'official': '+ AML, released-code step',
-    'oracle': '+ AML, oracle scorer (GT)',
-    'learned': '+ AML, learned scorer',
-    'decoder': '+ AML, decoder scorer',
-    'aml_half': '+ AML, PatchMax, stage 1 at half scale',
-    'aml_loss': '+ AML, PatchMax, blocks ignored in the loss (image untouched)',
-    'oracle_eq': '+ oracle, all context, 12.5 % of the blocks',
-    'oracle_background': '+ oracle, background only, 12.5 % of the blocks',
-    'oracle_distractors': '+ oracle, other objects only, 12.5 % of the blocks',
-}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -280,12 +227,6 @@ def scores(records: List[dict]) -> Dict[str, float]:
     return out
 
 
-def score_names(results: Dict[str, List[dict]]) -> tuple:
-    """``GRES_SCORES`` if any run was scored by GRESMetric, else ``RIS_SCORES``."""
-    gres = any(f'{s}_gIoU' in r for runs in results.values() for r in runs for s in SPLITS)
-    return GRES_SCORES if gres else RIS_SCORES
-
-
 def train_stats(work_dir: str) -> Dict[str, float]:
     """Mean AML statistics over the second half of the logged iterations (scalars.json)."""
     by_iter: Dict[int, dict] = {}  # a resumed run logs some iterations twice: keep the last
@@ -299,77 +240,17 @@ def train_stats(work_dir: str) -> Dict[str, float]:
     return {k: statistics.mean(v[len(v) // 2:]) for k, v in values.items() if v}
 
 
-def level_channels(decode_head: dict, index: int) -> int:
-    """The width of backbone level ``index`` as the decode head's config declares it."""
-    in_channels, in_index = decode_head['in_channels'], decode_head['in_index']
-    levels = max(in_index) + 1
-    return int(in_channels[list(in_index).index(index % levels)])
-
-
 def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
-    """Write the config of one variant (the AML config with its overrides) to ``path``."""
-    from mmamlris.utils import load_config
-    spec = VARIANTS[variant]
-    if spec is None:
-        if not (args.ema or args.eval_data_root or args.iters):
-            return args.baseline_config
-        cfg = load_config(args.baseline_config)
-        _apply_instrument(args, cfg)
-        cfg.dump(path)
-        return path
-    scorer, block_filter, options = spec
-    options = dict(options)
-    cfg = load_config(args.aml_config)
-    aml = cfg.model.aml
-    aml.update(options.pop('aml', {}))
-    if scorer is not None and 'type' in scorer:  # another scorer: keep the level and widths
-        kept = {k: aml.scorer[k] for k in ('in_index', 'vis_channels', 'text_channels')
-                if k in aml.scorer}
-        aml.scorer = dict(scorer, **kept)
-    elif scorer is not None:  # the same scorer on another level: that level's width
-        aml.scorer.update(scorer)
-        aml.scorer.vis_channels = level_channels(cfg.model.decode_head, scorer['in_index'])
-    aml.scorer.update(args.scorer_options.get(variant, {}))
-    if block_filter is not None:
-        if 'type' in block_filter:  # another filter: keep only the block size
-            aml.filter = dict(block_filter, block_size=aml.filter.block_size)
-        else:
-            aml.filter.update(block_filter)
-    if aml.scorer.get('type') == 'OracleScorer':  # it scores the filter's blocks
-        aml.scorer.block_size = aml.filter.block_size
-    cfg.model.update(options)
-    if variant in OBJECT_VARIANTS:
-        from mmamlris.evaluation import with_objects
-        cfg.train_dataloader = with_objects(cfg.train_dataloader)
-    _apply_instrument(args, cfg)
+    """Write the config of one variant, with this call's instrument, to ``path`` (the
+    baseline config itself when nothing changes it)."""
+    if VARIANTS[variant] is None and not (args.ema or args.eval_data_root or args.iters):
+        return args.baseline_config
+    cfg = variant_cfg(variant, args.baseline_config, args.aml_config,
+                      args.scorer_options.get(variant))
+    apply_instrument(cfg, ema=args.ema, ema_begin=args.ema_begin, iters=args.iters,
+                     eval_data_root=args.eval_data_root)
     cfg.dump(path)
     return path
-
-
-def _apply_instrument(args: argparse.Namespace, cfg) -> None:
-    """The measurement settings shared by every row: weight averaging (``--ema``,
-    ``--ema-begin``), the evaluation set (``--eval-data-root``) and the schedule's length
-    (``--iters``)."""
-    if args.ema:
-        cfg.custom_hooks = [dict(type='EMAHook', ema_type='ExponentialMovingAverage',
-                                 momentum=args.ema, update_buffers=True, priority=49,
-                                 begin_iter=args.ema_begin)]
-    if args.iters:
-        _set_iters(cfg, args.iters)
-    if args.eval_data_root:
-        from mmamlris.evaluation import with_data_root
-        cfg.val_dataloader = with_data_root(cfg.val_dataloader, args.eval_data_root)
-        cfg.test_dataloader = with_data_root(cfg.test_dataloader, args.eval_data_root)
-
-
-def _set_iters(cfg, iters: int) -> None:
-    """Train ``iters`` iterations: schedulers that ended with the training end there too."""
-    old = cfg.train_cfg.max_iters
-    cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = iters
-    for scheduler in cfg.param_scheduler:
-        if scheduler.get('end') == old:
-            scheduler.end = iters
 
 
 def setting(args: argparse.Namespace, variant: str) -> dict:
@@ -389,57 +270,6 @@ def setting(args: argparse.Namespace, variant: str) -> dict:
     if args.eval_data_root:
         out['eval_data_root'] = args.eval_data_root
     return out
-
-
-def load_records(path: Optional[str]) -> Dict[tuple, dict]:
-    """``{(variant, seed): record}`` from a ``--records`` file (empty if absent)."""
-    records: Dict[tuple, dict] = {}
-    if not path or not osp.isfile(path):
-        return records
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                key = (record['variant'], record['seed'])
-            except (ValueError, KeyError, TypeError) as err:
-                raise SystemExit(f'--records {path}, line {number}: not a run record '
-                                 f'(a JSON object with "variant" and "seed"): {err}')
-            if key in records:
-                raise SystemExit(f'--records {path}, line {number}: {key[0]} seed {key[1]} '
-                                 f'is recorded twice.')
-            records[key] = record
-    return records
-
-
-def save_records(path: str, records: Dict[tuple, dict]) -> None:
-    """One line per run, sorted, so that the committed file changes line by line."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        for key in sorted(records, key=lambda k: (str(k[0]), k[1])):
-            f.write(json.dumps(records[key], sort_keys=True) + '\n')
-    os.replace(tmp, path)  # never a half-written file
-
-
-def machine() -> str:
-    """What a run trained on: the GPU, or the CPU's model name and widest vector extension,
-    with the torch build (runs of one config and seed differ from one machine to another)."""
-    import torch
-    if torch.cuda.is_available():
-        return f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
-    name, flags = platform.machine(), ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-        name = re.search(r'^model name\s*:\s*(.+)$', info, re.M).group(1).strip()
-        flags = re.search(r'^flags\s*:\s*(.+)$', info, re.M).group(1).split()
-    except (OSError, AttributeError):  # not Linux, or another cpuinfo layout
-        pass
-    isa = next((i for i in ('avx512f', 'avx2', 'neon', 'asimd') if i in flags), 'unknown ISA')
-    return (f'{name}, {isa}, {torch.get_num_threads()} threads, '
-            f'torch {torch.__version__}')
 
 
 def data_fingerprints(args: argparse.Namespace, variant: str) -> Dict[str, str]:
@@ -483,20 +313,6 @@ def recorded_run(args: argparse.Namespace, records: Dict[tuple, dict], variant: 
             f'setting {record.get("setting")}, this call asks for {setting(args, variant)}. '
             f'Use another --records file for another setting (or --rerun to replace the run).')
     return record
-
-
-def check_machine(path: Optional[str], records: Dict[tuple, dict]) -> None:
-    """Stop a call that would train on this machine into a records file of runs trained on
-    another one: a config and seed train differently from one CPU to another, so the new
-    runs could not be paired with the recorded ones (records without a ``machine`` pass)."""
-    here = machine()
-    others = sorted({r['machine'] for r in records.values() if r.get('machine')} - {here})
-    if others:
-        raise SystemExit(
-            f'--records {path} holds runs trained on {"; ".join(others)}, and this machine is '
-            f'{here}: runs of one seed differ from one machine to another, so runs of this '
-            'machine cannot be paired with those. Record this machine\'s runs in a file of '
-            f'their own (--records) and add {path} to the report with --pool-records.')
 
 
 def run_options(args: argparse.Namespace, seed: int) -> List[str]:
@@ -626,290 +442,6 @@ def _is_robustness_key(key: str) -> bool:
         tuple(f'{k}_' for k in ROBUST_KEYS))
 
 
-def _cell(values: List[float], runs: Optional[int] = None) -> str:
-    """Mean ± std; ``(n=K)`` where only K of the row's ``runs`` have the value."""
-    if not values:
-        return '—'
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    cell = f'{statistics.mean(values):.2f} ± {std:.2f}'
-    return cell if runs is None or len(values) >= runs else f'{cell} (n={len(values)})'
-
-
-def pair_key(run: dict) -> tuple:
-    """What a paired difference matches on: the seed and the machine (a config and seed train
-    differently from one CPU to another, so only runs of one machine are paired; records
-    without a ``machine`` pair with each other)."""
-    return run['seed'], run.get('machine')
-
-
-def paired_diffs(runs: List[dict], baseline: List[dict], key: str) -> List[float]:
-    """``run - baseline`` of ``key`` for every (seed, machine) both have."""
-    base = {pair_key(r): r[key] for r in baseline if key in r}
-    return [r[key] - base[pair_key(r)] for r in runs if key in r and pair_key(r) in base]
-
-
-def mde(diffs: List[float]) -> Optional[float]:
-    """Minimal detectable effect of a paired comparison, ``2 * std(diffs) / sqrt(n)``: about
-    the smallest mean difference that stands out of the seed noise (two standard errors)."""
-    if len(diffs) < 2:
-        return None
-    return 2.0 * statistics.stdev(diffs) / len(diffs) ** 0.5
-
-
-def seeds_for_mde(diffs: List[float], target: float = TARGET_MDE) -> Optional[int]:
-    """How many seeds would bring the MDE to ``target`` if the paired spread stays what these
-    seeds show: the smallest n with ``2 * std(diffs) / sqrt(n) <= target``, at least 3. None
-    below three differences: a spread estimated from two has one degree of freedom and can be
-    off by a factor of ten, too loose to plan a campaign with."""
-    if len(diffs) < 3:
-        return None
-    return max(3, math.ceil((2.0 * statistics.stdev(diffs) / target) ** 2 - 1e-9))
-
-
-def paired(runs: List[dict], baseline: List[dict], key: str) -> str:
-    """Mean ± std of ``run - baseline`` over the seeds both have, and the wins out of N."""
-    diffs = paired_diffs(runs, baseline, key)
-    if not diffs:
-        return '—'
-    wins = sum(d > 0 for d in diffs)
-    return f'{_cell(diffs)} ({wins}/{len(diffs)})'
-
-
-def table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
-    """Markdown: scores per split, paired differences to ``reference``, the AML statistics."""
-    names = score_names(results)
-    first, second = names[:2]
-    cols = [f'{s} {m}' for s in SPLITS for m in names]
-    versus = '' if reference == 'baseline' else f' vs {reference}'
-    extra = [f'Δ val {first}{versus} (wins)', f'Δ val {second}{versus} (wins)',
-             f'MDE val {first}', f'seeds for MDE {TARGET_MDE:g}', 'target AUC',
-             'object masked', 'context masked', 'masked']
-    lines = ['| variant | seeds | ' + ' | '.join(cols + extra) + ' |',
-             '|---' * (len(cols) + len(extra) + 2) + '|']
-    reference_runs = results.get(reference, [])
-    several = len(run_machines(results)) > 1
-    for variant, runs in results.items():
-        n = len(runs)
-        row = [_cell([r[f'{s}_{m}'] for r in runs if f'{s}_{m}' in r], n)
-               for s in SPLITS for m in names]
-        if variant == reference:
-            row += ['—'] * 4
-        else:
-            diffs = paired_diffs(runs, reference_runs, f'val_{first}')
-            detectable, needed = mde(diffs), seeds_for_mde(diffs)
-            row += [paired(runs, reference_runs, f'val_{first}'),
-                    paired(runs, reference_runs, f'val_{second}'),
-                    '—' if detectable is None else f'{detectable:.2f}',
-                    '—' if needed is None else str(needed)]
-        row.append(_cell([r['aml_target_auc'] for r in runs if 'aml_target_auc' in r], n))
-        row += [_cell([100 * r[k] for r in runs if k in r], n)
-                for k in ('aml_object_masked', 'aml_context_masked', 'aml_mask_ratio')]
-        lines.append(f'| {LABELS[variant]} | {run_count(runs, several)} | '
-                     + ' | '.join(row) + ' |')
-    return '\n'.join(lines)
-
-
-def run_machines(results: Dict[str, List[dict]]) -> Counter:
-    """How many runs of the table each machine trained (``None``: not recorded)."""
-    return Counter(r.get('machine') for runs in results.values() for r in runs)
-
-
-def run_count(runs: List[dict], several: bool) -> str:
-    """A row's number of runs, and where the table pools machines, how many of each."""
-    if not (several and runs):
-        return str(len(runs))
-    counts = Counter(short_machine(r.get('machine')) for r in runs)
-    return f'{len(runs)} (' + ', '.join(f'{k} {name}' for name, k in sorted(counts.items())) + ')'
-
-
-def short_machine(machine: Optional[str]) -> str:
-    """A machine's name for a column head: the CPU or GPU model without its trademarks,
-    e.g. 'Intel(R) Xeon(R) Processor, avx512f, ...' -> 'Intel Xeon'."""
-    if not machine:
-        return 'machine not recorded'
-    name = re.sub(r'\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*', ' ', machine.split(',')[0])
-    return ' '.join(name.split())
-
-
-def seed_table(results: Dict[str, List[dict]], key: Optional[str] = None) -> str:
-    """Markdown: one column per seed (per seed and machine where the runs come from several),
-    so that a reader sees the spread behind the mean (``key`` defaults to the first val
-    score: ``val_mIoU`` or ``val_gIoU``)."""
-    key = key or f'val_{score_names(results)[0]}'
-    columns = sorted({pair_key(r) for runs in results.values() for r in runs},
-                     key=lambda k: (k[0], str(k[1])))
-    several = len(run_machines(results)) > 1
-    heads = [f'seed {s}, {short_machine(m)}' if several else f'seed {s}' for s, m in columns]
-    lines = [f'| {key.replace("_", " ")} | ' + ' | '.join(heads) + ' |',
-             '|---' * (len(columns) + 1) + '|']
-    for variant, runs in results.items():
-        by_run = {pair_key(r): r[key] for r in runs if key in r}
-        cells = [f'{by_run[c]:.2f}' if c in by_run else '—' for c in columns]
-        lines.append(f'| {LABELS[variant]} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
-    """Markdown: the robustness scores of the first metric per row, with the paired
-    differences (and their MDE) of mPC, occlusion and overlap; '' if no run has them."""
-    metric = score_names(results)[0]
-    labels = dict(robust_clean='clean', mPC='mPC', rPC='rPC %', occlusion='occlusion',
-                  occlusion_rel='occlusion % of clean', overlap='overlap')
-    keys = [k for k in ROBUST_KEYS
-            if any(f'{k}_{metric}' in r for runs in results.values() for r in runs)]
-    if not keys:
-        return ''
-    compared = [k for k in ('mPC', 'occlusion', 'overlap') if k in keys]
-    versus = '' if reference == 'baseline' else f' vs {reference}'
-    head = [f'{labels[k]} {metric}' for k in keys]
-    for key in compared:
-        head += [f'Δ {key}{versus} (wins)', f'MDE {key}']
-    lines = ['| variant | seeds | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 2) + '|']
-    reference_runs = results.get(reference, [])
-    for variant, runs in results.items():
-        n = len(runs)
-        have = [r for r in runs if any(f'{k}_{metric}' in r for k in keys)]
-        row = [_cell([r[f'{k}_{metric}'] for r in have if f'{k}_{metric}' in r], len(have))
-               for k in keys]
-        for key in compared:
-            diffs = paired_diffs(have, reference_runs, f'{key}_{metric}')
-            detectable = mde(diffs)
-            row += ['—', '—'] if variant == reference else [
-                paired(have, reference_runs, f'{key}_{metric}'),
-                '—' if detectable is None else f'{detectable:.2f}']
-        seeds = f'{len(have)}' if len(have) == n else f'{len(have)} of {n}'
-        lines.append(f'| {LABELS[variant]} | {seeds} | ' + ' | '.join(row) + ' |')
-    return '\n'.join(lines)
-
-
-def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
-    """Sentences on the machines behind the table ('' if one): the machines and their runs,
-    and the runs left unpaired because the ``reference`` of their seed ran on another machine
-    only (records without a ``machine`` are not compared)."""
-    machines = run_machines(results)
-    if len(machines) < 2:
-        return ''
-    counts = ', '.join(f'{m or "machine not recorded"} ({k} runs)'
-                       for m, k in sorted(machines.items(), key=lambda item: str(item[0])))
-    note = (f'Runs of {len(machines)} machines, each paired only with the {reference} run of '
-            f'its own seed and machine (a config and seed train differently from one CPU to '
-            f'another; the seeds column counts runs): {counts}. A row\'s means average its '
-            'own machines, so rows of different machines compare by their paired Δ only.')
-    base = {pair_key(r) for r in results.get(reference, [])}
-    seeds = {r['seed'] for r in results.get(reference, [])}
-    unpaired = [f'{variant} seed {r["seed"]} ({short_machine(r.get("machine"))})'
-                for variant, runs in results.items() if variant != reference for r in runs
-                if r['seed'] in seeds and pair_key(r) not in base]
-    if unpaired:
-        note += (f' Not paired (the {reference} of the seed ran on another machine only): '
-                 f'{", ".join(unpaired)}.')
-    return note
-
-
-def data_note(results: Dict[str, List[dict]]) -> str:
-    """A sentence naming the data folders whose files differ between runs ('' if none; runs
-    recorded without fingerprints are not compared)."""
-    seen: Dict[str, Dict[str, set]] = {}
-    for runs in results.values():
-        for r in runs:
-            for root, fingerprint in (r.get('data') or {}).items():
-                seen.setdefault(root, {}).setdefault(fingerprint, set()).add(
-                    short_machine(r.get('machine')))
-    differ = [f'{root}: ' + ', '.join(f'{fp} ({" / ".join(sorted(m))})'
-                                      for fp, m in sorted(fps.items()))
-              for root, fps in sorted(seen.items()) if len(fps) > 1]
-    if not differ:
-        return ''
-    return ('The runs did not all read the same files (data fingerprints differ; generate the '
-            'data again, or compare only runs of one fingerprint): ' + '; '.join(differ) + '.')
-
-
-def report(results: Dict[str, List[dict]], reference: str) -> str:
-    """The summary table, the robustness table (when measured), then the two val scores
-    (mIoU and oIoU, or gIoU and cIoU) per seed."""
-    first, second = score_names(results)[:2]
-    parts = [table(results, reference), pairing_note(results, reference), data_note(results),
-             robustness_table(results, reference),
-             seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
-    return '\n\n'.join(part for part in parts if part)
-
-
-def panel_rows(results: Dict[str, List[dict]], metrics: List[str]) -> List[str]:
-    """The rows a chart panel shows: those with a value of one of its metrics (a row measured
-    clean only is left out of the robustness panel rather than drawn as a zero bar)."""
-    return [v for v, runs in results.items()
-            if any(metric in r for metric in metrics for r in runs)]
-
-
-def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline') -> None:
-    """Bar chart of the two val scores (mean, std error bars, one dot per seed), a panel with
-    mPC and the occlusion score of the rows where robustness was measured, and a last panel
-    with the paired difference of the first val score to ``reference`` (mean, std, one dot
-    per pair): the panel to read when the rows' runs come from different machines."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    names = [v for v, runs in results.items() if runs]
-    first, second = score_names(results)[:2]
-    panels = [([f'val_{first}', f'val_{second}'], 'percent (SynRef val, 160x160 resized)')]
-    robust = [f'{k}_{first}' for k in ('mPC', 'occlusion')
-              if any(f'{k}_{first}' in r for n in names for r in results[n])]
-    if robust:
-        panels.append((robust, f'{first} under corruption (val)'))
-    deltas = {n: paired_diffs(results[n], results.get(reference, []), f'val_{first}')
-              for n in names if n != reference}
-    deltas = {n: d for n, d in deltas.items() if d}
-    count = len(panels) + bool(deltas)
-    fig, axes = plt.subplots(1, count, figsize=(count * (1.3 * len(names) + 2), 4),
-                             squeeze=False)
-    seeds = sorted({r['seed'] for runs in results.values() for r in runs})
-    for ax, (metrics, ylabel) in zip(axes[0], panels):
-        names = panel_rows(results, metrics)
-        width = 0.8 / len(metrics)
-        for i, metric in enumerate(metrics):
-            values = [[r[metric] for r in results[n] if metric in r] for n in names]
-            means = [statistics.mean(v) if v else 0 for v in values]
-            stds = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
-            xs = [k + (i - (len(metrics) - 1) / 2) * width for k in range(len(names))]
-            ax.bar(xs, means, width, yerr=stds, capsize=3, label=metric.replace('_', ' '))
-            for x, v in zip(xs, values):
-                ax.plot([x] * len(v), v, 'k.', markersize=4)
-        ax.set_xticks(range(len(names)))
-        counts = [sum(metrics[0] in r for r in results[n]) for n in names]
-        ax.set_xticklabels([tick_label(n, k) for n, k in zip(names, counts)], fontsize=7)
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
-    axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
-    if deltas:
-        _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)')
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _delta_panel(ax, deltas: Dict[str, List[float]], ylabel: str) -> None:
-    """Mean ± std of each row's paired differences, a dot per pair, and the zero line."""
-    names = list(deltas)
-    means = [statistics.mean(d) for d in deltas.values()]
-    stds = [statistics.stdev(d) if len(d) > 1 else 0 for d in deltas.values()]
-    ax.bar(range(len(names)), means, 0.6, yerr=stds, capsize=3, color='tab:gray')
-    for k, d in enumerate(deltas.values()):
-        ax.plot([k] * len(d), d, 'k.', markersize=4)
-    ax.axhline(0, color='k', linewidth=0.8)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([tick_label(n, len(d)) for n, d in deltas.items()], fontsize=7)
-    ax.set_ylabel(ylabel)
-
-
-def tick_label(variant: str, seeds: int, width: int = 20) -> str:
-    """The chart's label of a row: its label's parts, one per line, wrapped at ``width``
-    characters (neighbouring bars' labels must not run into each other), and the seed count."""
-    parts = LABELS[variant].replace('+ ', '').split(', ')
-    lines = [line for part in parts for line in textwrap.wrap(part, width)]
-    return '\n'.join(lines + [f'({seeds} seed{"s" if seeds > 1 else ""})'])
-
-
 def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> None:
     """The report to ``--out-md`` and the chart to ``--out-png``, where given."""
     if args.out_md:
@@ -927,7 +459,7 @@ def main(argv=None) -> None:
     results: Dict[str, List[dict]] = {v: [] for v in args.variants}
     records = load_records(args.records)
     if not args.report_only:
-        check_machine(args.records, records)
+        check_machine(args.records, records, machine_name())
     pooled = [(path, load_records(path)) for path in args.pool_records]
     missing, no_robustness = [], []
     for variant, seed in tqdm(jobs, desc='ablation runs', disable=args.report_only):
@@ -940,7 +472,7 @@ def main(argv=None) -> None:
             if result is not None:
                 result = dict(result, variant=variant, setting=setting(args, variant),
                               date=time.strftime('%Y-%m-%d'), commit=_commit(),
-                              machine=machine(), data=data_fingerprints(args, variant),
+                              machine=machine_name(), data=data_fingerprints(args, variant),
                               source=f'measured: {args.work_dir}/{variant}_seed{seed}')
         if result is None:
             missing.append(f'{variant}_seed{seed}')
@@ -971,4 +503,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -1,0 +1,99 @@
+# Copyright (c) mmamlris contributors. All rights reserved.
+"""The SynRef ablation's records, paired statistics and report (mmamlris.evaluation.ablation)."""
+import json
+
+import pytest
+
+from mmamlris.evaluation import ablation
+from mmamlris.utils import InputValueError
+
+
+def test_paired_differences_and_wins():
+    baseline = [dict(seed=0, val_mIoU=40.0), dict(seed=1, val_mIoU=42.0)]
+    runs = [dict(seed=0, val_mIoU=41.0), dict(seed=1, val_mIoU=41.0), dict(seed=2, val_mIoU=9.0)]
+    # seed 2 has no baseline: left out; differences +1 and -1
+    assert ablation.paired_cell(runs, baseline, 'val_mIoU') == '0.00 ± 1.41 (1/2)'
+
+
+def test_seed_table_has_one_column_per_seed_and_dashes_for_missing_runs():
+    results = {'baseline': [dict(seed=0, val_mIoU=40.0), dict(seed=2, val_mIoU=42.5)],
+               'aml': [dict(seed=1, val_mIoU=41.25)]}
+    rows = ablation.seed_table(results).splitlines()
+    assert rows[0] == '| val mIoU | seed 0 | seed 1 | seed 2 |'
+    assert rows[2] == '| baseline (no AML) | 40.00 | — | 42.50 |'
+    assert rows[3] == '| + AML, PatchMax (paper) | — | 41.25 | — |'
+
+
+def test_a_broken_records_file_is_named_with_its_line(tmp_path):
+    records = tmp_path / 'ablation.jsonl'
+    records.write_text(json.dumps(dict(variant='aml', seed=0)) + '\n{"variant": "aml"\n')
+    with pytest.raises(InputValueError, match=r'ablation\.jsonl, line 2: not a run record'):
+        ablation.load_records(str(records))
+    records.write_text(2 * (json.dumps(dict(variant='aml', seed=0)) + '\n'))
+    with pytest.raises(InputValueError, match='line 2: aml seed 0 is recorded twice'):
+        ablation.load_records(str(records))
+
+
+def test_cells_averaged_over_fewer_seeds_than_the_row_say_so():
+    # seed 1 is a record with val only (its test splits were not kept)
+    results = {'aml': [dict(seed=0, val_mIoU=50.0, testA_mIoU=40.0), dict(seed=1, val_mIoU=52.0)]}
+    row = ablation.table(results).splitlines()[2]
+    assert '| 51.00 ± 1.41 |' in row  # val mIoU over both seeds
+    assert '| 40.00 ± 0.00 (n=1) |' in row  # testA mIoU over one
+
+
+def test_minimal_detectable_effect_is_two_standard_errors():
+    assert ablation.mde([1.0, -1.0, 3.0, 1.0]) == pytest.approx(2 * 1.632993 / 2, rel=1e-6)
+    assert ablation.mde([2.0]) is None  # no spread from one seed
+    baseline = [dict(seed=s, val_mIoU=50.0) for s in range(3)]
+    runs = [dict(seed=0, val_mIoU=51.0), dict(seed=1, val_mIoU=53.0),
+            dict(seed=2, val_mIoU=52.0)]
+    row = ablation.table(dict(baseline=baseline, aml=runs)).splitlines()[3]
+    assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 | 4 |' in row  # 2 * 1 / sqrt(3)
+
+
+def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
+    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
+    assert ablation.seeds_for_mde([0.0, 1.0, 0.0, 1.0]) == 3  # (2 * 0.577)^2 = 1.33: floor 3
+    assert ablation.seeds_for_mde([0.0, 0.0, 0.0]) == 3  # no spread: three seeds still needed
+    assert ablation.seeds_for_mde([0.0, 1.0, 2.0]) == 4  # (2 * 1)^2 = 4.0 exactly
+    assert ablation.seeds_for_mde([0.0, 1.0]) is None  # one degree of freedom: no plan
+    assert ablation.seeds_for_mde([5.0]) is None
+    assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0], target=2.0) == 3
+
+
+def test_runs_are_paired_only_within_their_machine():
+    results = {'baseline': [dict(seed=0, machine='A', val_mIoU=50.0),
+                            dict(seed=1, machine='A', val_mIoU=52.0),
+                            dict(seed=0, machine='B', val_mIoU=60.0)],
+               'aml': [dict(seed=0, machine='A', val_mIoU=51.0),
+                       dict(seed=1, machine='B', val_mIoU=40.0),  # no baseline seed 1 on B
+                       dict(seed=0, machine='B', val_mIoU=57.0)]}
+    # seed 0 on A: +1, seed 0 on B: -3; seed 1 has no partner on its machine
+    assert ablation.paired_diffs(results['aml'], results['baseline'], 'val_mIoU') == [1.0, -3.0]
+    note = ablation.pairing_note(results)
+    assert note.startswith('Runs of 2 machines, each paired only with the baseline run of its '
+                           'own seed and machine') and 'A (3 runs), B (3 runs)' in note
+    assert note.endswith('ran on another machine only): aml seed 1 (B).')
+    rows = ablation.seed_table(results).splitlines()
+    assert rows[0] == '| val mIoU | seed 0, A | seed 0, B | seed 1, A | seed 1, B |'
+    assert rows[3] == '| + AML, PatchMax (paper) | 51.00 | 57.00 | — | 40.00 |'
+    one = {v: [r for r in runs if r['machine'] == 'A'] for v, runs in results.items()}
+    assert ablation.pairing_note(one) == ''
+    assert ablation.seed_table(one).splitlines()[0] == '| val mIoU | seed 0 | seed 1 |'
+    # records without a machine (earlier files) pair with each other, as before
+    legacy = [dict(seed=0, val_mIoU=1.0)]
+    assert ablation.paired_diffs(legacy, [dict(seed=0, val_mIoU=3.0)], 'val_mIoU') == [-2.0]
+    assert 'torch' in ablation.machine_name() and ', ' in ablation.machine_name()
+    assert ablation.short_machine('Intel(R) Xeon(R) Processor, avx512f, 2 threads, torch 2') \
+        == 'Intel Xeon'
+    assert ablation.short_machine('AMD EPYC, avx512f, 2 threads, torch 2') == 'AMD EPYC'
+
+
+def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
+    label = ablation.tick_label('aml_loss', 1)
+    lines = label.split('\n')
+    assert lines[0] == 'AML' and lines[-1] == '(1 seed)'
+    assert max(len(line) for line in lines) <= 20
+    assert ' '.join(lines[2:-1]) == 'blocks ignored in the loss (image untouched)'
+    assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'
