@@ -97,3 +97,28 @@ def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
     assert max(len(line) for line in lines) <= 20
     assert ' '.join(lines[2:-1]) == 'blocks ignored in the loss (image untouched)'
     assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'
+
+
+def test_the_readme_example_pools_the_committed_records(capsys):
+    """The Python example of configs/amlris/README.md runs as written: its pairs are the
+    (seed, machine) that hold both rows in the committed files, its rows in the tables' order."""
+    import os.path as osp
+    import re
+
+    from mmamlris.testing.tiny_configs import REPO_ROOT
+    with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
+        text = f.read()
+    [code] = re.findall(r'```python\n(.*?)```', text[text.index('## The records in Python'):],
+                        flags=re.S)[:1]
+    exec(compile(code, 'configs/amlris/README.md', 'exec'), {})
+    lines = capsys.readouterr().out.splitlines()
+    rows = {}
+    for name in re.findall(r"'(configs/amlris/results/[^']+\.jsonl)'", code):
+        with open(osp.join(REPO_ROOT, name)) as f:
+            for line in f:
+                r = json.loads(line)
+                rows.setdefault(r['variant'], {})[(r['seed'], r.get('machine'))] = r['val_mIoU']
+    pairs = rows['aml'].keys() & rows['baseline'].keys()
+    mean = sum(rows['aml'][k] - rows['baseline'][k] for k in pairs) / len(pairs)
+    assert lines[0].startswith(f'PatchMax: {mean:+.2f} val mIoU over {len(pairs)} pairs, MDE ')
+    assert lines[3].startswith('| baseline (no AML) |')
