@@ -1,4 +1,5 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
+from .breakdown import SYNREF_GROUPS, breakdown_table, scores_by_group, synref_groups
 from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record_iou,
                   resize_labels, ris_scores)
 from .metrics import GRESMetric, RISMetric
@@ -8,6 +9,7 @@ from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_tra
                          with_splits)
 
 __all__ = [
+    'SYNREF_GROUPS', 'breakdown_table', 'scores_by_group', 'synref_groups',
     'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou',
     'resize_labels', 'ris_scores',
     'GRESMetric', 'RISMetric', 'CORRUPTION_GROUPS', 'OCCLUSION_FRACTIONS',

@@ -485,3 +485,34 @@ def test_overlap_is_deterministic_and_checked(tmp_path):
     assert _files(str(tmp_path / 'a')) == _files(str(tmp_path / 'b'))
     with pytest.raises(ValueError, match=r'overlap must be in \[0, 1\)'):
         synref.generate_synref(str(tmp_path / 'c'), 2, 64, 1, overlap=1.0)
+
+
+def test_expression_form_reads_back_the_form_of_every_template():
+    """``expression_form`` recovers the kind and the referent's named attributes of every
+    spatial template (never the landmark's), and of every form the generator realises."""
+    from mmamlris.datasets.synref import expression_form, language
+    phrases = {(): 'one', ('shape', ): 'ball', ('colour', ): 'red thing',
+               ('size', 'shape'): 'big box', ('colour', 'shape'): 'violet rhombus',
+               ('size', 'colour'): 'little orange object',
+               ('size', 'colour', 'shape'): 'tiny green star'}
+    tables = (('superlative', language._SUPERLATIVE_TEMPLATES),
+              ('superlative', language._PAIR_TEMPLATES),
+              ('relation', language._RELATION_TEMPLATES))
+    for kind, table in tables:
+        for template in (t for templates in table.values() for t in templates):
+            for attrs, phrase in phrases.items():
+                sentence = template.format(np=phrase, lm='large blue square')
+                assert expression_form(sentence) == (kind, attrs), sentence
+    rng = np.random.default_rng(0)
+    seen = Counter()
+    for _ in range(40):
+        objects, refs = synref.generator._make_scene(rng, 160, 160)
+        for target, _, _ in refs:
+            attr_forms, spatial = language._referring_forms(objects, target, 12.8)
+            for form in attr_forms + spatial:
+                for _ in range(4):
+                    raw = language._as_written(rng, language._realise(rng, objects, target,
+                                                                      form))
+                    assert expression_form(raw) == (form.kind, form.attrs), (raw, form)
+                    seen[form.kind] += 1
+    assert min(seen[k] for k in ('attr', 'superlative', 'relation')) >= 20, seen

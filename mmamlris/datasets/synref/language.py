@@ -219,6 +219,39 @@ def clean_sentence(raw: str) -> str:
     return ' '.join(re.sub(r'[^a-z0-9 ]', ' ', raw.lower()).split())
 
 
+# The words that only the spatial templates use, by kind (relations first: "furthest to the
+# left" is a superlative, "to the left of" a relation).
+_RELATION_WORDS = re.compile(
+    r'\b(left of|right of|above|over the|below|under|beneath|next to|near|closest to)\b')
+_SUPERLATIVE_WORDS = re.compile(
+    r'\b(leftmost|rightmost|topmost|left|right|top|bottom|highest|lowest|upper|lower)\b')
+
+
+def expression_form(sentence: str) -> Tuple[str, Tuple[str, ...]]:
+    """How a SynRef expression names its object: the kind of form and the attributes it
+    names of the referent (not of a landmark), read back from the words of the templates.
+
+    Args:
+        sentence (str): A SynRef sentence, raw or cleaned (``sent``).
+
+    Returns:
+        tuple: ``(kind, attrs)``, ``kind`` one of ``'attr'``, ``'superlative'``,
+        ``'relation'``; ``attrs`` a sub-tuple of ``('size', 'colour', 'shape')`` (empty for
+        "the leftmost one").
+    """
+    text = clean_sentence(sentence)
+    relation = _RELATION_WORDS.search(text)
+    if relation:
+        kind, text = 'relation', text[:relation.start()]  # the landmark comes after
+    else:
+        kind = 'superlative' if _SUPERLATIVE_WORDS.search(text) else 'attr'
+    words = set(text.split())
+    named = tuple(attr for attr, vocab in (('size', SIZE_WORDS), ('colour', COLOUR_WORDS),
+                                           ('shape', SHAPE_WORDS))
+                  if words & {w for synonyms in vocab.values() for w in synonyms})
+    return kind, named
+
+
 def _expressions(rng: np.random.Generator, objects: Sequence[_Object], target: int,
                  margin: float) -> Optional[Tuple[List[str], bool]]:
     """1-3 distinct raw sentences for ``target`` and whether one is spatial; None if the
