@@ -1,5 +1,6 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
-from .breakdown import SYNREF_GROUPS, breakdown_table, scores_by_group, synref_groups
+from .breakdown import (SYNREF_GROUPS, breakdown_table, is_synref, scores_by_group,
+                        synref_breakdown, synref_groups, synref_sentences)
 from .iou import (gres_scores, intersect_and_union, mask_areas, mask_iou, record_iou,
                   resize_labels, ris_scores)
 from .metrics import GRESMetric, RISMetric
@@ -9,7 +10,8 @@ from .robustness import (CORRUPTION_GROUPS, OCCLUSION_FRACTIONS, degradation_tra
                          with_splits)
 
 __all__ = [
-    'SYNREF_GROUPS', 'breakdown_table', 'scores_by_group', 'synref_groups',
+    'SYNREF_GROUPS', 'breakdown_table', 'is_synref', 'scores_by_group', 'synref_breakdown',
+    'synref_groups', 'synref_sentences',
     'gres_scores', 'intersect_and_union', 'mask_areas', 'mask_iou', 'record_iou',
     'resize_labels', 'ris_scores',
     'GRESMetric', 'RISMetric', 'CORRUPTION_GROUPS', 'OCCLUSION_FRACTIONS',

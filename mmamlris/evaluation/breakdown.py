@@ -8,15 +8,23 @@
 * :func:`scores_by_group` -- :func:`~mmamlris.evaluation.ris_scores` of every group (an
   expression counts in each of its groups);
 * :func:`breakdown_table` -- markdown: a row per run, a column per group, and the paired
-  difference of each run to the first (the same expressions: Δ of their mean IoU).
+  difference of each run to the first (the same expressions: Δ of their mean IoU);
+* :func:`synref_breakdown` -- one run's score per group, the sentences read from the SynRef it
+  was tested on (what the ablation tool records with every run).
 """
+import json
+import os.path as osp
 from typing import Callable, Dict, Iterable, List, Mapping, Sequence
 
-from mmamlris.datasets.synref import expression_form
+from mmamlris.datasets.refer_io import load_refs
+from mmamlris.datasets.synref import SHAPES, expression_form
 from mmamlris.utils import InputValueError
 from .iou import ris_scores
 
-__all__ = ['SYNREF_GROUPS', 'synref_groups', 'scores_by_group', 'breakdown_table']
+__all__ = [
+    'SYNREF_GROUPS', 'synref_groups', 'scores_by_group', 'breakdown_table', 'is_synref',
+    'synref_sentences', 'synref_breakdown'
+]
 
 # The columns of a SynRef breakdown, in order.
 SYNREF_GROUPS = ('attr', 'superlative', 'relation', 'names shape', 'names no shape',
@@ -80,3 +88,40 @@ def breakdown_table(runs: Mapping[str, Sequence[Mapping]],
         lines.append(f'| Δ {name} − {names[0]} | ' + ' | '.join(f'{v:+.2f}' for v in cells)
                      + ' |')
     return '\n'.join(lines)
+
+
+def is_synref(data_root: str) -> bool:
+    """Whether ``data_root`` holds a SynRef (RIS): a ``refs(unc).p`` and the categories of
+    its shapes in ``instances.json``, not those of COCO."""
+    instances = osp.join(data_root, 'instances.json')
+    if not (osp.isfile(instances) and osp.isfile(osp.join(data_root, 'refs(unc).p'))):
+        return False
+    try:
+        with open(instances) as f:
+            categories = json.load(f)['categories']
+        return {c['name'] for c in categories} <= set(SHAPES)
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def synref_sentences(data_root: str) -> Dict[int, str]:
+    """``{sent_id: sentence}`` of the SynRef at ``data_root`` (its ``refs(unc).p``)."""
+    refs = load_refs(osp.join(data_root, 'refs(unc).p'))
+    return {s['sent_id']: s['sent'] for ref in refs for s in ref['sentences']}
+
+
+def synref_breakdown(records: Iterable[Mapping], sentences: Mapping[int, str],
+                     split: str = 'val', metric: str = 'mIoU') -> Dict[str, float]:
+    """``{group: metric}`` of the records of ``split``, in the order of
+    :data:`SYNREF_GROUPS` (see :func:`synref_sentences` for ``sentences``).
+
+    Raises:
+        InputValueError: a record's ``sent_id`` is not in ``sentences``.
+    """
+    rows = [r for r in records if r['split'] == split]
+    unknown = {r['sent_id'] for r in rows} - sentences.keys()
+    if unknown:
+        raise InputValueError(f'{len(unknown)} sent_ids of the records are not in the SynRef '
+                              f'sentences (e.g. {min(unknown)}): tested on another SynRef?')
+    scores = scores_by_group(rows, lambda r: synref_groups(sentences[r['sent_id']]))
+    return {group: scores[group][metric] for group in SYNREF_GROUPS if group in scores}

@@ -122,3 +122,19 @@ def test_the_readme_example_pools_the_committed_records(capsys):
     mean = sum(rows['aml'][k] - rows['baseline'][k] for k in pairs) / len(pairs)
     assert lines[0].startswith(f'PatchMax: {mean:+.2f} val mIoU over {len(pairs)} pairs, MDE ')
     assert lines[3].startswith('| baseline (no AML) |')
+
+
+def test_group_table_pairs_each_group_within_seed_and_machine():
+    def run(seed, machine, **by_group):
+        return dict(seed=seed, machine=machine, val_mIoU_by_group=by_group)
+
+    results = {'baseline': [run(0, 'A', attr=70.0, relation=30.0), run(0, 'B', attr=80.0)],
+               'aml': [run(0, 'A', attr=72.0, relation=20.0), run(0, 'B', attr=77.0),
+                       dict(seed=1, machine='A')]}  # a run recorded without the breakdown
+    lines = ablation.group_table(results).splitlines()
+    assert lines[0] == ('| val mIoU by group (baseline: mean; others: Δ, wins) | runs | attr '
+                        '| relation |')
+    assert lines[2] == '| baseline (no AML) | 2 | 75.00 ± 7.07 | 30.00 ± 0.00 |'
+    # attr: +2 on A, -3 on B; relation: -10 on A only
+    assert lines[3] == '| + AML, PatchMax (paper) | 2 | -0.50 ± 3.54 (1/2) | -10.00 ± 0.00 (0/1) |'
+    assert ablation.group_table({'baseline': [dict(seed=0)]}) == ''

@@ -535,3 +535,38 @@ def test_new_records_carry_their_data_fingerprints_and_differences_are_named(tmp
         'again, or compare only runs of one fingerprint): data/synref: aaaa (A / B), bbbb (B).')
     results['aml'][1]['data'] = same['data']
     assert data_note(results) == ''
+
+
+def test_runs_on_a_synref_eval_set_record_their_score_per_kind_of_expression(tmp_path, capsys):
+    """A finished run folder (here: recorded before the breakdown) gains its val mIoU per kind
+    of expression in the records, and the report a table of the paired differences."""
+    from mmamlris.datasets.refer_io import load_refs
+    from mmamlris.datasets.synref import expression_form
+    data = make_tiny_synref(str(tmp_path / 'synref'), num_images=30)
+    val = [(s['sent_id'], s['sent']) for r in load_refs(f'{data}/refs(unc).p')
+           if r['split'] == 'val' for s in r['sentences']]
+    work, records = tmp_path / 'work', tmp_path / 'ablation.jsonl'
+    for variant, hit in (('baseline', lambda s: 10), ('aml', lambda s: 10 * (
+            'shape' in expression_form(s)[1]))):  # aml misses what names no shape
+        (work / f'{variant}_seed0').mkdir(parents=True)
+        (work / f'{variant}_seed0' / 'per_expression.json').write_text(json.dumps(
+            [dict(split='val', sent_id=k, ref_id=0, i=hit(s), u=10) for k, s in val]))
+    call = ['--variants', 'baseline', 'aml', '--seeds', '0', '--report-only', '--work-dir',
+            str(work), '--eval-data-root', data, '--records', str(records)]
+    ablation.main(call)
+    out = capsys.readouterr().out
+    saved = ablation.load_records(str(records))
+    assert saved[('baseline', 0)][ablation.BY_GROUP]['names shape'] == 100.0
+    by_group = saved[('aml', 0)][ablation.BY_GROUP]
+    assert (by_group['names shape'], by_group['names no shape']) == (100.0, 0.0)
+    table = out[out.index('| val mIoU by group'):].splitlines()
+    head = table[0].split(' | ')
+    row = dict(zip(head, table[3].split(' | ')))
+    assert row['names no shape'] == '-100.00 ± 0.00 (0/1)' and \
+        row['names shape'] == '0.00 ± 0.00 (0/1)'
+    # records without the breakdown and without a run folder stay as they are
+    for run in ('baseline_seed0', 'aml_seed0'):
+        (work / run / 'per_expression.json').unlink()
+        (work / run).rmdir()
+    ablation.main(call)
+    assert ablation.load_records(str(records)) == saved

@@ -41,6 +41,11 @@ and the report gets a robustness table with paired differences and MDEs. A run r
 without robustness gets it from its checkpoint when its run folder is still there; otherwise
 it is listed (train it again with ``--rerun``).
 
+On a SynRef evaluation set every run also records its val mIoU per kind of expression
+(``val_mIoU_by_group``: attributes only, superlative, relation; names the shape or not, ...;
+``mmamlris.evaluation.synref_breakdown``), also a run recorded before, while its folder is
+there; the report gets the paired differences per kind.
+
 ``--records FILE`` keeps one small JSON line per finished (variant, seed): its scores, its AML
 statistics and the setting it ran with (configs, scorer and cfg options), with the date and
 the commit. A run found there is not trained again, so the file, committed with the results,
@@ -84,6 +89,8 @@ from mmamlris.utils import run_tool  # noqa: E402
 
 ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
+# SynRef eval sets: val mIoU per kind of expression (mmamlris.evaluation.synref_breakdown).
+BY_GROUP = 'val_mIoU_by_group'
 STATS = ('aml_mask_ratio', 'aml_weak_ratio', 'aml_target_auc', 'aml_object_masked',
          'aml_context_masked')
 
@@ -292,6 +299,33 @@ def data_fingerprints(args: argparse.Namespace, variant: str) -> Dict[str, str]:
     return out
 
 
+def eval_data_root(args: argparse.Namespace, variant: str) -> Optional[str]:
+    """The folder a run's val and test sets are read from."""
+    from mmamlris.utils import find_dataset_cfg, load_config
+    if args.eval_data_root:
+        return args.eval_data_root
+    cfg = load_config(args.baseline_config if VARIANTS[variant] is None else args.aml_config)
+    return (find_dataset_cfg(cfg.test_dataloader.dataset, 'data_root') or {}).get('data_root')
+
+
+def group_scores(args: argparse.Namespace, variant: str, seed: int) -> Optional[dict]:
+    """Val mIoU per kind of expression of a tested run (its folder's per-expression
+    records); None where the folder has none or the evaluation set is not a SynRef (RIS)."""
+    from mmamlris.evaluation import is_synref, synref_breakdown, synref_sentences
+    out = osp.join(args.work_dir, f'{variant}_seed{seed}', 'per_expression.json')
+    root = eval_data_root(args, variant)
+    if not (root and osp.isfile(out)):
+        return None
+    root = root if osp.isabs(root) else osp.join(ROOT, root)
+    if not is_synref(root):
+        return None
+    with open(out) as f:
+        records = json.load(f)
+    if not records or any('target' in r or 'sent_id' not in r for r in records):
+        return None  # SynRef-GRES, or records that do not say which expression they score
+    return synref_breakdown(records, synref_sentences(root))
+
+
 def _commit() -> Optional[str]:
     proc = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
                           capture_output=True, text=True)
@@ -485,7 +519,11 @@ def main(argv=None) -> None:
             else:
                 kept = {k: v for k, v in result.items() if not _is_robustness_key(k)}
                 result, changed = dict(kept, **measured), True
-        if changed and args.records:  # a finished run folder, a new run, or new robustness scores
+        if BY_GROUP not in result:  # new, or recorded before the breakdown: from its folder
+            by_group = group_scores(args, variant, seed)
+            if by_group:
+                result, changed = dict(result, **{BY_GROUP: by_group}), True
+        if changed and args.records:  # a finished run folder, a new run, or new scores
             records[(variant, seed)] = result
             save_records(args.records, records)
         results[variant].append(result)

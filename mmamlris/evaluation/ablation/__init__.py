@@ -5,8 +5,9 @@ from .chart import chart, panel_rows, tick_label
 from .paired import TARGET_MDE, mde, paired_diffs, seeds_for_mde
 from .records import (check_machine, load_records, machine_name, pair_key, save_records,
                       short_machine)
-from .tables import (GRES_SCORES, RIS_SCORES, ROBUST_KEYS, SPLITS, data_note, paired_cell,
-                     pairing_note, report, robustness_table, score_names, seed_table, table)
+from .tables import (GRES_SCORES, RIS_SCORES, ROBUST_KEYS, SPLITS, data_note, group_table,
+                     paired_cell, pairing_note, report, robustness_table, score_names,
+                     seed_table, table)
 from .variants import (EQUAL_SHARE, LABELS, OBJECT_VARIANTS, RELEASED_STEP, VARIANTS,
                        apply_instrument, variant_cfg)
 
@@ -14,6 +15,7 @@ __all__ = [
     'chart', 'panel_rows', 'tick_label', 'TARGET_MDE', 'mde', 'paired_diffs', 'seeds_for_mde',
     'check_machine', 'load_records', 'machine_name', 'pair_key', 'save_records',
     'short_machine', 'GRES_SCORES', 'RIS_SCORES', 'ROBUST_KEYS', 'SPLITS', 'data_note',
+    'group_table',
     'paired_cell', 'pairing_note', 'report', 'robustness_table', 'score_names', 'seed_table',
     'table', 'EQUAL_SHARE', 'LABELS', 'OBJECT_VARIANTS', 'RELEASED_STEP', 'VARIANTS',
     'apply_instrument', 'variant_cfg'

@@ -17,7 +17,8 @@ from .records import pair_key, short_machine
 from .variants import LABELS
 
 __all__ = ['SPLITS', 'RIS_SCORES', 'GRES_SCORES', 'ROBUST_KEYS', 'score_names', 'paired_cell',
-           'table', 'seed_table', 'robustness_table', 'pairing_note', 'data_note', 'report']
+           'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note', 'data_note',
+           'report']
 
 SPLITS = ('val', 'testA', 'testB')
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
@@ -152,6 +153,34 @@ def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline'
     return '\n'.join(lines)
 
 
+def group_table(results: Dict[str, List[dict]], reference: str = 'baseline',
+                key: str = 'val_mIoU_by_group') -> str:
+    """Markdown: the score per kind of expression (``key``: a record's ``{group: score}``),
+    the ``reference`` row's mean ± std, every other row's paired difference to it (wins);
+    '' if no run has them."""
+    groups = list(dict.fromkeys(g for runs in results.values() for r in runs
+                                for g in r.get(key, {})))
+    if not groups:
+        return ''
+    lines = [f'| {key.replace("_", " ")} ({reference}: mean; others: Δ, wins) | runs | '
+             + ' | '.join(groups) + ' |', '|---' * (len(groups) + 2) + '|']
+
+    def column(runs: List[dict], group: str) -> List[dict]:
+        return [dict(seed=r['seed'], machine=r.get('machine'), v=r[key][group])
+                for r in runs if group in r.get(key, {})]
+
+    reference_runs = results.get(reference, [])
+    for variant, runs in results.items():
+        if variant == reference:
+            cells = [_cell([r['v'] for r in column(runs, g)]) for g in groups]
+        else:
+            cells = [paired_cell(column(runs, g), column(reference_runs, g), 'v')
+                     for g in groups]
+        have = sum(key in r for r in runs)
+        lines.append(f'| {LABELS[variant]} | {have} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') -> str:
     """Sentences on the machines behind the table ('' if one): the machines and their runs,
     and the runs left unpaired because the ``reference`` of their seed ran on another machine
@@ -195,10 +224,11 @@ def data_note(results: Dict[str, List[dict]]) -> str:
 
 
 def report(results: Dict[str, List[dict]], reference: str) -> str:
-    """The summary table, the robustness table (when measured), then the two val scores
-    (mIoU and oIoU, or gIoU and cIoU) per seed."""
+    """The summary table, the robustness table (when measured), the val score per kind of
+    expression (when recorded), then the two val scores (mIoU and oIoU, or gIoU and cIoU) per
+    seed."""
     first, second = score_names(results)[:2]
     parts = [table(results, reference), pairing_note(results, reference), data_note(results),
-             robustness_table(results, reference),
+             robustness_table(results, reference), group_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
