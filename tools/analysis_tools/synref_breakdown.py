@@ -17,8 +17,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmamlris.datasets.refer_io import load_refs  # noqa: E402
-from mmamlris.evaluation import breakdown_table, synref_groups  # noqa: E402
+from mmamlris.evaluation import breakdown_table, synref_groups, synref_sentences  # noqa: E402
 from mmamlris.utils import InputValueError, atomic_write, run_tool  # noqa: E402
 
 
@@ -54,8 +53,7 @@ def read_records(path: str, split: str) -> list:
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    refs = load_refs(osp.join(args.data_root, 'refs(unc).p'))
-    sentences = {s['sent_id']: s['sent'] for ref in refs for s in ref['sentences']}
+    sentences = synref_sentences(args.data_root)
     names = args.names or [osp.basename(osp.dirname(osp.abspath(p))) for p in args.runs]
     if len(set(names)) < len(names):
         raise InputValueError(f'two runs have the same name ({names}): give --names.')
