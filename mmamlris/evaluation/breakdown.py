@@ -23,7 +23,7 @@ from .iou import ris_scores
 
 __all__ = [
     'SYNREF_GROUPS', 'synref_groups', 'scores_by_group', 'breakdown_table', 'is_synref',
-    'synref_sentences', 'synref_breakdown'
+    'synref_sentences', 'synref_breakdown', 'synref_grouper', 'check_sent_ids'
 ]
 
 # The columns of a SynRef breakdown, in order.
@@ -119,9 +119,23 @@ def synref_breakdown(records: Iterable[Mapping], sentences: Mapping[int, str],
         InputValueError: a record's ``sent_id`` is not in ``sentences``.
     """
     rows = [r for r in records if r['split'] == split]
-    unknown = {r['sent_id'] for r in rows} - sentences.keys()
-    if unknown:
-        raise InputValueError(f'{len(unknown)} sent_ids of the records are not in the SynRef '
-                              f'sentences (e.g. {min(unknown)}): tested on another SynRef?')
-    scores = scores_by_group(rows, lambda r: synref_groups(sentences[r['sent_id']]))
+    check_sent_ids(rows, sentences, 'the records')
+    scores = scores_by_group(rows, synref_grouper(sentences))
     return {group: scores[group][metric] for group in SYNREF_GROUPS if group in scores}
+
+
+def synref_grouper(sentences: Mapping[int, str]) -> Callable[[Mapping], List[str]]:
+    """The ``groups_of`` of :func:`scores_by_group` / :func:`breakdown_table` for records of
+    the SynRef whose ``sentences`` are given: the :func:`synref_groups` of each record's
+    sentence."""
+    return lambda record: synref_groups(sentences[record['sent_id']])
+
+
+def check_sent_ids(records: Iterable[Mapping], sentences: Mapping[int, str],
+                   where: str) -> None:
+    """Raise an :class:`InputValueError` naming ``where`` if a record's ``sent_id`` is not in
+    ``sentences`` (records tested on another SynRef)."""
+    unknown = {r['sent_id'] for r in records} - sentences.keys()
+    if unknown:
+        raise InputValueError(f'{where}: {len(unknown)} sent_ids are not in the SynRef '
+                              f'sentences (e.g. {min(unknown)}): tested on another SynRef?')

@@ -260,9 +260,14 @@ def variant_config(args: argparse.Namespace, variant: str, path: str) -> str:
     return path
 
 
+def base_config(args: argparse.Namespace, variant: str) -> str:
+    """The config a variant starts from: the baseline's, or the AML config."""
+    return args.baseline_config if VARIANTS[variant] is None else args.aml_config
+
+
 def setting(args: argparse.Namespace, variant: str) -> dict:
     """What a run of ``variant`` depends on besides its seed (stored with its record)."""
-    config = args.baseline_config if VARIANTS[variant] is None else args.aml_config
+    config = base_config(args, variant)
     config = osp.abspath(config)
     if config.startswith(ROOT + os.sep):
         config = osp.relpath(config, ROOT)
@@ -285,7 +290,7 @@ def data_fingerprints(args: argparse.Namespace, variant: str) -> Dict[str, str]:
     have read the same files (SynRef is regenerated on each machine). Folders missing here
     are left out."""
     from mmamlris.utils import find_dataset_cfg, load_config, tree_fingerprint
-    config = args.baseline_config if VARIANTS[variant] is None else args.aml_config
+    config = base_config(args, variant)
     cfg = load_config(config)
     roots = [(find_dataset_cfg(cfg.train_dataloader.dataset, 'data_root') or {}).get(
         'data_root'), args.eval_data_root]
@@ -304,7 +309,7 @@ def eval_data_root(args: argparse.Namespace, variant: str) -> Optional[str]:
     from mmamlris.utils import find_dataset_cfg, load_config
     if args.eval_data_root:
         return args.eval_data_root
-    cfg = load_config(args.baseline_config if VARIANTS[variant] is None else args.aml_config)
+    cfg = load_config(base_config(args, variant))
     return (find_dataset_cfg(cfg.test_dataloader.dataset, 'data_root') or {}).get('data_root')
 
 
@@ -313,8 +318,10 @@ def group_scores(args: argparse.Namespace, variant: str, seed: int) -> Optional[
     records); None where the folder has none or the evaluation set is not a SynRef (RIS)."""
     from mmamlris.evaluation import is_synref, synref_breakdown, synref_sentences
     out = osp.join(args.work_dir, f'{variant}_seed{seed}', 'per_expression.json')
+    if not osp.isfile(out):
+        return None
     root = eval_data_root(args, variant)
-    if not (root and osp.isfile(out)):
+    if not root:
         return None
     root = root if osp.isabs(root) else osp.join(ROOT, root)
     if not is_synref(root):

@@ -17,7 +17,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmamlris.evaluation import breakdown_table, synref_groups, synref_sentences  # noqa: E402
+from mmamlris.evaluation import (breakdown_table, check_sent_ids, synref_grouper,  # noqa: E402
+                                 synref_sentences)
 from mmamlris.utils import InputValueError, atomic_write, run_tool  # noqa: E402
 
 
@@ -59,12 +60,8 @@ def main(argv=None) -> str:
         raise InputValueError(f'two runs have the same name ({names}): give --names.')
     runs = {name: read_records(path, args.split) for name, path in zip(names, args.runs)}
     for name, path in zip(names, args.runs):
-        unknown = {r['sent_id'] for r in runs[name]} - sentences.keys()
-        if unknown:
-            raise InputValueError(f'{path}: {len(unknown)} sent_ids are not in {args.data_root} '
-                                  f'(e.g. {min(unknown)}): tested on another SynRef?')
-    table = breakdown_table(runs, lambda r: synref_groups(sentences[r['sent_id']]),
-                            metric=args.metric)
+        check_sent_ids(runs[name], sentences, f'{path} (against {args.data_root})')
+    table = breakdown_table(runs, synref_grouper(sentences), metric=args.metric)
     if args.out_md:
         atomic_write(args.out_md, table + '\n')
     print(table)

@@ -7,13 +7,12 @@ records file holds the runs of one machine, and a paired difference is taken onl
 of one seed *and* one machine (:func:`pair_key`).
 """
 import json
-import os
 import os.path as osp
 import platform
 import re
 from typing import Dict, Optional
 
-from mmamlris.utils import InputValueError
+from mmamlris.utils import InputValueError, atomic_write
 
 __all__ = ['load_records', 'save_records', 'machine_name', 'short_machine', 'check_machine',
            'pair_key']
@@ -46,13 +45,10 @@ def load_records(path: Optional[str]) -> Dict[tuple, dict]:
 
 
 def save_records(path: str, records: Dict[tuple, dict]) -> None:
-    """One line per run, sorted, so that the committed file changes line by line."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        for key in sorted(records, key=lambda k: (str(k[0]), k[1])):
-            f.write(json.dumps(records[key], sort_keys=True) + '\n')
-    os.replace(tmp, path)  # never a half-written file
+    """One line per run, sorted, so that the committed file changes line by line; written
+    atomically (never a half-written file)."""
+    keys = sorted(records, key=lambda k: (str(k[0]), k[1]))
+    atomic_write(path, ''.join(json.dumps(records[k], sort_keys=True) + '\n' for k in keys))
 
 
 def machine_name() -> str:
