@@ -138,3 +138,8 @@ def test_group_table_pairs_each_group_within_seed_and_machine():
     # attr: +2 on A, -3 on B; relation: -10 on A only
     assert lines[3] == '| + AML, PatchMax (paper) | 2 | -0.50 ± 3.54 (1/2) | -10.00 ± 0.00 (0/1) |'
     assert ablation.group_table({'baseline': [dict(seed=0)]}) == ''
+    # columns in the order of SYNREF_GROUPS, not in the order of a record's keys (a records
+    # file stores them sorted)
+    stored = {'baseline': [run(0, 'A', **{'relation': 1.0, 'names shape': 2.0, 'attr': 3.0})]}
+    assert ablation.group_table(stored).splitlines()[0].endswith(
+        '| runs | attr | relation | names shape |')

@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 from typing import Dict, List, Optional
 
+from ..breakdown import SYNREF_GROUPS
 from .paired import TARGET_MDE, mde, paired_diffs, seeds_for_mde
 from .records import pair_key, short_machine
 from .variants import LABELS
@@ -155,11 +156,14 @@ def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline'
 
 def group_table(results: Dict[str, List[dict]], reference: str = 'baseline',
                 key: str = 'val_mIoU_by_group') -> str:
-    """Markdown: the score per kind of expression (``key``: a record's ``{group: score}``),
-    the ``reference`` row's mean ± std, every other row's paired difference to it (wins);
-    '' if no run has them."""
-    groups = list(dict.fromkeys(g for runs in results.values() for r in runs
-                                for g in r.get(key, {})))
+    """Markdown: the score per kind of expression (``key``: a record's ``{group: score}``;
+    columns in the order of :data:`~mmamlris.evaluation.SYNREF_GROUPS`), the ``reference``
+    row's mean ± std, every other row's paired difference to it (wins); '' if no run has
+    them."""
+    found = {g for runs in results.values() for r in runs for g in r.get(key, {})}
+    # the order of SYNREF_GROUPS, whatever the order of a record's keys (a records file
+    # stores them sorted); other groups after them, sorted
+    groups = [g for g in SYNREF_GROUPS if g in found] + sorted(found - set(SYNREF_GROUPS))
     if not groups:
         return ''
     lines = [f'| {key.replace("_", " ")} ({reference}: mean; others: Δ, wins) | runs | '
