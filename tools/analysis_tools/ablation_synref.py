@@ -85,7 +85,7 @@ from mmamlris.evaluation.ablation import (GRES_SCORES, RIS_SCORES,  # noqa: E402
                                           ROBUST_KEYS, SPLITS, VARIANTS, apply_instrument,
                                           chart, check_machine, load_records, machine_name,
                                           report, save_records, variant_cfg)
-from mmamlris.utils import run_tool  # noqa: E402
+from mmamlris.utils import atomic_write, run_tool  # noqa: E402
 
 ROBUSTNESS_OUT = 'robustness.json'  # --robustness: test_robustness.py's --out
 RAW_OUT = 'trained_per_expression.json'  # --ema: the scores of the trained (not averaged) weights
@@ -486,8 +486,7 @@ def _is_robustness_key(key: str) -> bool:
 def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> None:
     """The report to ``--out-md`` and the chart to ``--out-png``, where given."""
     if args.out_md:
-        with open(args.out_md, 'w') as f:
-            f.write(report(results, args.reference) + '\n')
+        atomic_write(args.out_md, report(results, args.reference) + '\n')
     if args.out_png:
         chart(results, args.out_png, args.reference)
 

@@ -5,12 +5,12 @@ occlusion score where robustness was measured, and the paired differences to a r
 
 ``results`` as in :mod:`.tables`. Needs matplotlib.
 """
-import os
-import os.path as osp
+import io
 import statistics
 import textwrap
 from typing import Dict, List
 
+from mmamlris.utils import atomic_write
 from .paired import paired_diffs
 from .tables import score_names
 from .variants import LABELS
@@ -67,9 +67,10 @@ def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline'
     if deltas:
         _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)')
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()  # written whole or not at all, like the records
+    fig.savefig(png, format='png', dpi=110)
     plt.close(fig)
+    atomic_write(path, png.getvalue())
 
 
 def _delta_panel(ax, deltas: Dict[str, List[float]], ylabel: str) -> None:
