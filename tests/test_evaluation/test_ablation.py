@@ -52,6 +52,31 @@ def test_minimal_detectable_effect_is_two_standard_errors():
     assert '| 2.00 ± 1.00 (3/3) |' in row and '| 1.15 | 4 |' in row  # 2 * 1 / sqrt(3)
 
 
+def test_runs_made_on_two_machines_give_the_spread_of_a_change_that_does_nothing():
+    def run(seed, machine, value):
+        return dict(seed=seed, machine=machine, val_mIoU=value)
+
+    results = {
+        # seeds 0 and 1 on both machines; seed 2 on one only; a record without a machine
+        'baseline': [run(0, 'B cpu', 52.0), run(0, 'A cpu', 50.0), run(1, 'A cpu', 50.0),
+                     run(1, 'B cpu', 49.0), run(2, 'A cpu', 60.0), dict(seed=0, val_mIoU=1.0)],
+        'aml': [run(0, 'A cpu', 40.0), run(0, 'B cpu', 43.0)],
+        'random': [run(0, 'A cpu', 40.0)]}
+    # each minus the machine whose name sorts first ('A cpu'), whatever the records' order
+    assert ablation.machine_diffs(results['baseline'], 'val_mIoU') == [2.0, -1.0]
+    assert ablation.machine_diffs(results['aml'], 'val_mIoU') == [3.0]
+    assert ablation.machine_diffs(results['random'], 'val_mIoU') == []
+    note = ablation.rounding_note(results)
+    # +2, -1, +3: mean 1.33, std 2.08, so 18 seeds for an MDE of 1 ((2 * 2.08)^2 = 17.3)
+    assert '(3 pairs in 2 rows;' in note
+    assert 'val mIoU differs by 1.33 ± 2.08 (machines in name order, the later minus the ' \
+        'first; largest +3.00)' in note
+    assert '2 · 2.08 / √n (18 seeds for an MDE of 1 at this spread).' in note
+    assert note in ablation.report(results, 'baseline').split('\n\n')
+    # one pair: no spread to speak of, no sentence
+    assert ablation.rounding_note(dict(aml=results['aml'])) == ''
+
+
 def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
     assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
     assert ablation.seeds_for_mde([0.0, 1.0, 0.0, 1.0]) == 3  # (2 * 0.577)^2 = 1.33: floor 3

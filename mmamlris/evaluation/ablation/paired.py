@@ -9,11 +9,11 @@ noise (two standard errors).
 """
 import math
 import statistics
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .records import pair_key
 
-__all__ = ['TARGET_MDE', 'paired_diffs', 'mde', 'seeds_for_mde']
+__all__ = ['TARGET_MDE', 'paired_diffs', 'machine_diffs', 'mde', 'seeds_for_mde']
 
 # The effect the instrument is built to see (val mIoU points): the report's 'seeds for MDE'.
 TARGET_MDE = 1.0
@@ -23,6 +23,24 @@ def paired_diffs(runs: List[dict], baseline: List[dict], key: str) -> List[float
     """``run - baseline`` of ``key`` for every (seed, machine) both have."""
     base = {pair_key(r): r[key] for r in baseline if key in r}
     return [r[key] - base[pair_key(r)] for r in runs if key in r and pair_key(r) in base]
+
+
+def machine_diffs(runs: List[dict], key: str) -> List[float]:
+    """Differences of ``key`` between runs of one seed on different machines: for every seed
+    run on several, each machine's value minus that of the machine whose name sorts first.
+
+    Config, seed and data are the same in such a pair; only the CPU's floating-point rounding
+    differs. Their spread is what a change that does nothing does to a run, the floor under
+    any paired spread. Runs without a ``machine`` are left out."""
+    by_seed: Dict[int, Dict[str, float]] = {}
+    for r in runs:
+        if key in r and r.get('machine'):
+            by_seed.setdefault(r['seed'], {})[r['machine']] = r[key]
+    diffs = []
+    for values in by_seed.values():
+        first, *others = sorted(values)
+        diffs += [values[m] - values[first] for m in others]
+    return diffs
 
 
 def mde(diffs: List[float]) -> Optional[float]:

@@ -13,13 +13,13 @@ from collections import Counter
 from typing import Dict, List, Optional
 
 from ..breakdown import SYNREF_GROUPS
-from .paired import TARGET_MDE, mde, paired_diffs, seeds_for_mde
+from .paired import TARGET_MDE, machine_diffs, mde, paired_diffs, seeds_for_mde
 from .records import pair_key, short_machine
 from .variants import LABELS
 
 __all__ = ['SPLITS', 'RIS_SCORES', 'GRES_SCORES', 'ROBUST_KEYS', 'score_names', 'paired_cell',
-           'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note', 'data_note',
-           'report']
+           'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note',
+           'rounding_note', 'data_note', 'report']
 
 SPLITS = ('val', 'testA', 'testB')
 # The two headline scores per split: RISMetric's, or GRESMetric's when the records hold a
@@ -209,6 +209,30 @@ def pairing_note(results: Dict[str, List[dict]], reference: str = 'baseline') ->
     return note
 
 
+def rounding_note(results: Dict[str, List[dict]], key: Optional[str] = None) -> str:
+    """A sentence on the runs made twice, same variant and seed on two machines ('' for fewer
+    than two such pairs): the spread of ``key`` (default: the first val score) between them,
+    which is what a change that does nothing does to a run, and the MDE it allows."""
+    key = key or f'val_{score_names(results)[0]}'
+    per_row = {v: machine_diffs(runs, key) for v, runs in results.items()}
+    diffs = [d for row in per_row.values() for d in row]
+    if len(diffs) < 2:
+        return ''
+    std = statistics.stdev(diffs)
+    rows = sum(bool(row) for row in per_row.values())
+    note = (f'The same variant and seed trained on two machines ({len(diffs)} pairs in {rows} '
+            f'rows; config, seed and data command the same, only the CPU\'s floating-point '
+            f'rounding differs): {key.replace("_", " ")} differs by '
+            f'{statistics.mean(diffs):.2f} ± {std:.2f} (machines in name order, the later minus '
+            f'the first; largest {max(diffs, key=abs):+.2f}). That spread is what a change '
+            f'that does nothing does to a run, and a row\'s paired Δ, itself the difference of '
+            f'two runs, is not expected to spread less: at n seeds its MDE stays above about '
+            f'2 · {std:.2f} / √n')
+    needed = seeds_for_mde(diffs)
+    return note + (f' ({needed} seeds for an MDE of {TARGET_MDE:g} at this spread).'
+                   if needed else '.')
+
+
 def data_note(results: Dict[str, List[dict]]) -> str:
     """A sentence naming the data folders whose files differ between runs ('' if none; runs
     recorded without fingerprints are not compared)."""
@@ -232,7 +256,8 @@ def report(results: Dict[str, List[dict]], reference: str) -> str:
     expression (when recorded), then the two val scores (mIoU and oIoU, or gIoU and cIoU) per
     seed."""
     first, second = score_names(results)[:2]
-    parts = [table(results, reference), pairing_note(results, reference), data_note(results),
+    parts = [table(results, reference), pairing_note(results, reference),
+             rounding_note(results), data_note(results),
              robustness_table(results, reference), group_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
