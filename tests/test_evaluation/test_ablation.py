@@ -77,6 +77,32 @@ def test_runs_made_on_two_machines_give_the_spread_of_a_change_that_does_nothing
     assert ablation.rounding_note(dict(aml=results['aml'])) == ''
 
 
+def test_the_chart_bands_the_spread_of_runs_made_twice(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, 'close', lambda fig: figures.append(fig) or close(fig))
+
+    def run(seed, machine, value):
+        return dict(seed=seed, machine=machine, val_mIoU=value, val_oIoU=value)
+
+    # runs made twice: +2, -1, +3 (std 2.08)
+    results = {'baseline': [run(0, 'A', 50.0), run(0, 'B', 52.0), run(1, 'A', 50.0),
+                            run(1, 'B', 49.0)],
+               'aml': [run(0, 'A', 40.0), run(0, 'B', 43.0)]}
+    ablation.chart(results, str(tmp_path / 'twice.png'))
+    delta_panel = figures[-1].axes[-1]
+    labels = [t.get_text() for t in delta_panel.get_legend().get_texts()]
+    assert labels == ['± 2.08: std of a run made twice\n(two machines, same seed)']
+    # runs of one machine only: no band, no legend
+    ablation.chart({v: [r for r in runs if r['machine'] == 'A'] for v, runs in results.items()},
+                   str(tmp_path / 'once.png'))
+    assert figures[-1].axes[-1].get_legend() is None
+    assert (tmp_path / 'twice.png').stat().st_size > 0
+
+
 def test_seeds_for_a_one_point_mde_follow_the_paired_spread():
     assert ablation.seeds_for_mde([1.0, -1.0, 3.0, 1.0]) == 11  # (2 * 1.633)^2 = 10.67
     assert ablation.seeds_for_mde([0.0, 1.0, 0.0, 1.0]) == 3  # (2 * 0.577)^2 = 1.33: floor 3

@@ -8,10 +8,10 @@ occlusion score where robustness was measured, and the paired differences to a r
 import io
 import statistics
 import textwrap
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmamlris.utils import atomic_write
-from .paired import paired_diffs
+from .paired import machine_diffs, paired_diffs
 from .tables import score_names
 from .variants import LABELS
 
@@ -29,7 +29,9 @@ def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline'
     """Bar chart of the two val scores (mean, std error bars, one dot per seed), a panel with
     mPC and the occlusion score of the rows where robustness was measured, and a last panel
     with the paired difference of the first val score to ``reference`` (mean, std, one dot
-    per pair): the panel to read when the rows' runs come from different machines."""
+    per pair): the panel to read when the rows' runs come from different machines. Where the
+    records hold runs made twice (same variant and seed on two machines), a band in that panel
+    shows their spread: the noise a change that does nothing adds to a run."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -65,7 +67,9 @@ def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline'
         ax.legend(fontsize=8)
     axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
     if deltas:
-        _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)')
+        twice = [d for runs in results.values() for d in machine_diffs(runs, f'val_{first}')]
+        _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)',
+                     statistics.stdev(twice) if len(twice) > 1 else None)
     fig.tight_layout()
     png = io.BytesIO()  # written whole or not at all, like the records
     fig.savefig(png, format='png', dpi=110)
@@ -73,8 +77,16 @@ def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline'
     atomic_write(path, png.getvalue())
 
 
-def _delta_panel(ax, deltas: Dict[str, List[float]], ylabel: str) -> None:
-    """Mean ± std of each row's paired differences, a dot per pair, and the zero line."""
+def _delta_panel(ax, deltas: Dict[str, List[float]], ylabel: str,
+                 floor: Optional[float] = None) -> None:
+    """Mean ± std of each row's paired differences, a dot per pair, the zero line and, given
+    ``floor`` (the std of the differences between runs made twice, same variant and seed on two
+    machines: :func:`~.paired.machine_diffs`), a band of ± ``floor`` around zero: what a change
+    that does nothing does to a run."""
+    if floor is not None:
+        ax.axhspan(-floor, floor, color='tab:blue', alpha=0.15, linewidth=0,
+                   label=f'± {floor:.2f}: std of a run made twice\n(two machines, same seed)')
+        ax.legend(fontsize=7)
     names = list(deltas)
     means = [statistics.mean(d) for d in deltas.values()]
     stds = [statistics.stdev(d) if len(d) > 1 else 0 for d in deltas.values()]
