@@ -45,6 +45,9 @@ def test_cells_averaged_over_fewer_seeds_than_the_row_say_so():
 def test_minimal_detectable_effect_is_two_standard_errors():
     assert ablation.mde([1.0, -1.0, 3.0, 1.0]) == pytest.approx(2 * 1.632993 / 2, rel=1e-6)
     assert ablation.mde([2.0]) is None  # no spread from one seed
+    # nor an MDE from two: two close pairs would claim a sharp instrument by chance
+    assert ablation.mde([-0.74, 0.0]) is None
+    assert ablation.mde([-0.74, 0.0, 3.08]) is not None
     baseline = [dict(seed=s, val_mIoU=50.0) for s in range(3)]
     runs = [dict(seed=0, val_mIoU=51.0), dict(seed=1, val_mIoU=53.0),
             dict(seed=2, val_mIoU=52.0)]

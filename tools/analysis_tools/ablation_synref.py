@@ -18,9 +18,9 @@ The markdown report gives mean ± std over the seeds per split, then the paired 
 baseline of the same seed (val mIoU and oIoU: mean ± std, and wins out of N; ``--reference``
 pairs against another row, e.g. ``aml`` to compare two AML settings) with its minimal
 detectable effect ``MDE = 2 · std(Δ) / √n`` (a mean Δ smaller than the MDE is within the seed
-noise) and the seeds that would bring the MDE to 1 point at that spread, then val
-mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error bars, and the
-paired differences to the reference (one dot per pair). Finished runs are reused and an
+noise; given from three pairs on) and the seeds that would bring the MDE to 1 point at that
+spread, then val mIoU and oIoU per seed. ``--out-png`` draws val mIoU / oIoU with error bars,
+and the paired differences to the reference (one dot per pair). Finished runs are reused and an
 interrupted run continues from its last checkpoint (`tools/train.py --resume`), so an
 interrupted call resumes. ``--report-only`` tabulates
 the finished runs and trains nothing (e.g. while a call runs). ``--ema`` (weight averaging,

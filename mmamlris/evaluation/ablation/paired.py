@@ -45,8 +45,10 @@ def machine_diffs(runs: List[dict], key: str) -> List[float]:
 
 def mde(diffs: List[float]) -> Optional[float]:
     """Minimal detectable effect of a paired comparison, ``2 * std(diffs) / sqrt(n)``: about
-    the smallest mean difference that stands out of the seed noise."""
-    if len(diffs) < 2:
+    the smallest mean difference that stands out of the seed noise. None below three
+    differences, as for :func:`seeds_for_mde`: two give a spread of one degree of freedom,
+    and an MDE from it can look sharp by chance (two close pairs) when it is not."""
+    if len(diffs) < 3:
         return None
     return 2.0 * statistics.stdev(diffs) / len(diffs) ** 0.5
 
