@@ -400,14 +400,27 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
     assert rows[2].startswith('| baseline (no AML) | 2 | 59.00 ± 1.41 | 39.00 ± 1.41 |')
     # aml - baseline: mPC +3, +2; occlusion -1, +1; seed 2 has no scores
     assert rows[3].startswith('| + AML, PatchMax (paper) | 2 of 3 | 59.00 ± 2.83 | 41.50 ± 2.12')
-    assert '| 2.50 ± 0.71 (2/2) | 1.00 |' in rows[3]
-    assert '| 0.00 ± 1.41 (1/2) | 2.00 |' in rows[3]
+    assert '| 2.50 ± 0.71 (2/2) | — |' in rows[3]  # no MDE from two pairs
+    assert '| 0.00 ± 1.41 (1/2) | — |' in rows[3]
     saved = ablation.load_records(str(records))
     assert saved[('aml', 0)]['mPC_mIoU'] == 43 and saved[('aml', 0)]['mPC_oIoU'] == 38
     assert saved[('aml', 0)]['robustness'] == dict(
         corruptions=['fog', 'occlusion'], severities=[1], splits=['val'], data_root=None,
         overlap=None)
     assert 'mPC_mIoU' not in saved[('aml', 2)]
+    # each corruption on its own (mPC can average opposite effects away), paired like the rest
+    assert saved[('aml', 0)]['corruption_mIoU'] == dict(fog=43, occlusion=49)
+    by_corruption = next(p for p in out.split('\n\n') if p.startswith('| corruption mIoU'))
+    assert by_corruption.splitlines()[0].endswith('| runs | fog | occlusion |')
+    assert by_corruption.splitlines()[3] == (
+        '| + AML, PatchMax (paper) | 2 | 2.50 ± 0.71 (2/2) | 0.00 ± 1.41 (1/2) |')
+    # a run recorded before them gets them from its folder's benchmark
+    stripped = {key: {k: v for k, v in r.items() if not k.startswith('corruption_')}
+                for key, r in saved.items()}
+    ablation.save_records(str(records), stripped)
+    ablation.main(call)
+    capsys.readouterr()
+    assert ablation.load_records(str(records)) == saved
     # the chart gets a second panel (mPC, occlusion) once robustness is measured
     from PIL import Image
     ablation.main(call + ['--out-png', str(tmp_path / 'robust.png')])
@@ -432,6 +445,7 @@ def test_robustness_scores_join_the_records_and_get_a_paired_table(tmp_path, cap
     saved = ablation.load_records(str(records))
     assert saved[('aml', 0)]['robustness']['corruptions'] == ['fog']
     assert 'occlusion_mIoU' not in saved[('aml', 0)] and saved[('aml', 0)]['mPC_mIoU'] == 43
+    assert saved[('aml', 0)]['corruption_mIoU'] == dict(fog=43)
     # an incomplete benchmark (a severity missing) gives no scores
     ablation.main(call[:-1] + ['1', '2'])
     assert 'aml_seed0' in capsys.readouterr().err

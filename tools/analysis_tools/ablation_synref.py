@@ -81,7 +81,7 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
-from mmamlris.evaluation.ablation import (GRES_SCORES, RIS_SCORES,  # noqa: E402
+from mmamlris.evaluation.ablation import (BY_CORRUPTION, GRES_SCORES, RIS_SCORES,  # noqa: E402
                                           ROBUST_KEYS, SPLITS, VARIANTS, apply_instrument,
                                           chart, check_machine, load_records, machine_name,
                                           report, save_records, variant_cfg)
@@ -470,6 +470,8 @@ def robustness_scores(args: argparse.Namespace, path: str) -> Optional[Dict[str,
         out[f'robust_clean_{metric}'] = summary['clean']
         out.update({f'{key}_{metric}': summary[key] for key in ROBUST_KEYS[1:-1]
                     if key in summary})
+        # each corruption's mean over severities: mPC can average opposite effects away
+        out[f'{BY_CORRUPTION}_{metric}'] = {name: summary[name] for name in args.robustness}
         if results.get('overlap'):
             out[f'overlap_{metric}'] = float(results['overlap'][metric])
     out['robustness'] = robustness_setting(args)
@@ -480,7 +482,7 @@ def robustness_scores(args: argparse.Namespace, path: str) -> Optional[Dict[str,
 def _is_robustness_key(key: str) -> bool:
     """Whether a record's key holds a robustness score or its setting."""
     return key in ('robustness', 'robustness_date') or key.startswith(
-        tuple(f'{k}_' for k in ROBUST_KEYS))
+        tuple(f'{k}_' for k in (*ROBUST_KEYS, BY_CORRUPTION)))
 
 
 def write_outputs(args: argparse.Namespace, results: Dict[str, List[dict]]) -> None:
@@ -525,6 +527,14 @@ def main(argv=None) -> None:
             else:
                 kept = {k: v for k, v in result.items() if not _is_robustness_key(k)}
                 result, changed = dict(kept, **measured), True
+        elif args.robustness is not None and not any(
+                k.startswith(f'{BY_CORRUPTION}_') for k in result):
+            # recorded before the per-corruption scores: from its folder's benchmark
+            measured = robustness_scores(
+                args, osp.join(args.work_dir, f'{variant}_seed{seed}', ROBUSTNESS_OUT)) or {}
+            by_name = {k: v for k, v in measured.items() if k.startswith(f'{BY_CORRUPTION}_')}
+            if by_name:
+                result, changed = dict(result, **by_name), True
         if BY_GROUP not in result:  # new, or recorded before the breakdown: from its folder
             by_group = group_scores(args, variant, seed)
             if by_group:

@@ -5,7 +5,8 @@ from .chart import chart, panel_rows, tick_label
 from .paired import TARGET_MDE, machine_diffs, mde, paired_diffs, seeds_for_mde
 from .records import (check_machine, load_records, machine_name, pair_key, save_records,
                       short_machine)
-from .tables import (GRES_SCORES, RIS_SCORES, ROBUST_KEYS, SPLITS, data_note, group_table,
+from .tables import (BY_CORRUPTION, GRES_SCORES, RIS_SCORES, ROBUST_KEYS, SPLITS, data_note,
+                     group_table,
                      paired_cell, pairing_note, report, robustness_table, rounding_note,
                      score_names, seed_table, table)
 from .variants import (EQUAL_SHARE, LABELS, OBJECT_VARIANTS, RELEASED_STEP, VARIANTS,
@@ -15,7 +16,8 @@ __all__ = [
     'chart', 'panel_rows', 'tick_label', 'TARGET_MDE', 'machine_diffs', 'mde', 'paired_diffs',
     'seeds_for_mde',
     'check_machine', 'load_records', 'machine_name', 'pair_key', 'save_records',
-    'short_machine', 'GRES_SCORES', 'RIS_SCORES', 'ROBUST_KEYS', 'SPLITS', 'data_note',
+    'short_machine', 'BY_CORRUPTION', 'GRES_SCORES', 'RIS_SCORES', 'ROBUST_KEYS', 'SPLITS',
+    'data_note',
     'group_table',
     'paired_cell', 'pairing_note', 'report', 'robustness_table', 'rounding_note', 'score_names',
     'seed_table',

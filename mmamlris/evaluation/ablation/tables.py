@@ -17,7 +17,8 @@ from .paired import TARGET_MDE, machine_diffs, mde, paired_diffs, seeds_for_mde
 from .records import pair_key, short_machine
 from .variants import LABELS
 
-__all__ = ['SPLITS', 'RIS_SCORES', 'GRES_SCORES', 'ROBUST_KEYS', 'score_names', 'paired_cell',
+__all__ = ['SPLITS', 'RIS_SCORES', 'GRES_SCORES', 'ROBUST_KEYS', 'BY_CORRUPTION', 'score_names',
+           'paired_cell',
            'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note',
            'rounding_note', 'data_note', 'report']
 
@@ -30,6 +31,9 @@ GRES_SCORES = ('gIoU', 'cIoU', 'N-acc')
 # split, mPC and rPC (ImageNet-C), occlusion of the referred object (and relative to clean),
 # overlapping objects.
 ROBUST_KEYS = ('robust_clean', 'mPC', 'rPC', 'occlusion', 'occlusion_rel', 'overlap')
+# Each corruption's mean over its severities, ``{BY_CORRUPTION}_{metric}`` in a record:
+# ``{corruption: score}``. mPC averages them, and with them effects of opposite sign.
+BY_CORRUPTION = 'corruption'
 
 
 def score_names(results: Dict[str, List[dict]]) -> tuple:
@@ -157,7 +161,8 @@ def robustness_table(results: Dict[str, List[dict]], reference: str = 'baseline'
 def group_table(results: Dict[str, List[dict]], reference: str = 'baseline',
                 key: str = 'val_mIoU_by_group') -> str:
     """Markdown: the score per kind of expression (``key``: a record's ``{group: score}``;
-    columns in the order of :data:`~mmamlris.evaluation.SYNREF_GROUPS`), the ``reference``
+    columns in the order of :data:`~mmamlris.evaluation.SYNREF_GROUPS`, other groups such as
+    the corruptions of ``{BY_CORRUPTION}_{metric}`` sorted after them), the ``reference``
     row's mean ± std, every other row's paired difference to it (wins); '' if no run has
     them."""
     found = {g for runs in results.values() for r in runs for g in r.get(key, {})}
@@ -252,12 +257,14 @@ def data_note(results: Dict[str, List[dict]]) -> str:
 
 
 def report(results: Dict[str, List[dict]], reference: str) -> str:
-    """The summary table, the robustness table (when measured), the val score per kind of
-    expression (when recorded), then the two val scores (mIoU and oIoU, or gIoU and cIoU) per
-    seed."""
+    """The summary table, the robustness table and the score per corruption (when measured),
+    the val score per kind of expression (when recorded), then the two val scores (mIoU and
+    oIoU, or gIoU and cIoU) per seed."""
     first, second = score_names(results)[:2]
     parts = [table(results, reference), pairing_note(results, reference),
              rounding_note(results), data_note(results),
-             robustness_table(results, reference), group_table(results, reference),
+             robustness_table(results, reference),
+             group_table(results, reference, f'{BY_CORRUPTION}_{first}'),
+             group_table(results, reference),
              seed_table(results, f'val_{first}'), seed_table(results, f'val_{second}')]
     return '\n\n'.join(part for part in parts if part)
