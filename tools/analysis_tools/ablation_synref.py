@@ -37,7 +37,9 @@ ImageNet-C corruptions and the occlusion of the referred object at severities 1-
 split of the evaluation set; ``--robustness-data-root``, ``--robustness-splits`` and
 ``--robustness-severities`` choose others, ``--robustness-overlap DIR`` adds a SynRef with
 overlapping objects). Its mPC, rPC, occlusion score and overlap score join the run's record,
-and the report gets a robustness table with paired differences and MDEs. A run recorded
+with each corruption's mean over the severities (``corruption_mIoU``; a run recorded before
+gets it from its folder's benchmark), and the report gets a robustness table with paired
+differences and MDEs, and the paired differences per corruption. A run recorded
 without robustness gets it from its checkpoint when its run folder is still there; otherwise
 it is listed (train it again with ``--rerun``).
 
