@@ -18,8 +18,7 @@ from .records import pair_key, short_machine
 from .variants import LABELS
 
 __all__ = ['SPLITS', 'RIS_SCORES', 'GRES_SCORES', 'ROBUST_KEYS', 'BY_CORRUPTION', 'score_names',
-           'paired_cell',
-           'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note',
+           'paired_cell', 'table', 'seed_table', 'robustness_table', 'group_table', 'pairing_note',
            'rounding_note', 'data_note', 'report']
 
 SPLITS = ('val', 'testA', 'testB')
