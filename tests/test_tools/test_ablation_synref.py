@@ -530,6 +530,15 @@ def test_trained_weights_are_scored_only_with_score_trained(tmp_path, monkeypatc
     assert calls == ['tools/train.py', 'tools/test.py'] and result['val_mIoU'] == 50.0
     assert not any(key.startswith('trained_') for key in result)
 
+    # --rerun trains the weights anew: scores of the weights trained before are not theirs.
+    for name in (ablation.RAW_OUT, ablation.ROBUSTNESS_OUT):
+        with open(osp.join(str(tmp_path), 'baseline_seed0', name), 'w') as f:
+            json.dump([dict(split='val', i=2, u=2)], f)
+    rerun = ablation.parse_args(['--work-dir', str(tmp_path), '--ema', '0.01', '--rerun'])
+    result = ablation.one_run(rerun, 'baseline', 0)
+    assert not any(key.startswith('trained_') for key in result)
+    assert not osp.exists(osp.join(str(tmp_path), 'baseline_seed0', ablation.ROBUSTNESS_OUT))
+
 
 def test_new_records_carry_their_data_fingerprints_and_differences_are_named(tmp_path):
     data = make_tiny_synref(str(tmp_path / 'synref'), num_images=4)

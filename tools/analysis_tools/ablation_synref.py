@@ -384,9 +384,10 @@ def one_run(args: argparse.Namespace, variant: str, seed: int) -> Optional[Dict[
         return None
     if not (osp.isfile(out) and not args.rerun):
         os.makedirs(work_dir, exist_ok=True)
-        stale = osp.join(work_dir, ROBUSTNESS_OUT)  # scores of the weights trained before
-        if osp.isfile(stale):
-            os.remove(stale)
+        for name in (ROBUSTNESS_OUT, RAW_OUT, 'trained_weights.pth'):
+            stale = osp.join(work_dir, name)  # of the weights trained before (--rerun)
+            if osp.isfile(stale):
+                os.remove(stale)
         config = variant_config(args, variant, osp.join(work_dir, f'{variant}_config.py'))
         options = run_options(args, seed)
         # --resume: a run interrupted earlier continues from its last checkpoint.
