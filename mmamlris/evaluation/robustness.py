@@ -5,8 +5,9 @@
 does, following mmdet's ``test_robustness.py``:
 
 * :func:`degradation_transform` -- the transform of one (corruption, severity): ``Corrupt``
-  for the 15 ImageNet-C corruptions (and the four held-out ones), ``OccludeReferent`` for
-  ``'occlusion'``, whose severities 1..5 cover :data:`OCCLUSION_FRACTIONS` of the object;
+  for the 15 ImageNet-C corruptions (and the four held-out ones; ``name@object`` or
+  ``name@context`` confines one to the referred object or to the rest), ``OccludeReferent``
+  for ``'occlusion'``, whose severities 1..5 cover :data:`OCCLUSION_FRACTIONS` of the object;
 * :func:`with_degradation` -- a dataloader config whose pipelines apply it right after the
   image is loaded (at the original size, before any resize; the GT is untouched);
 * :func:`with_data_root` -- the same test set read from another root (e.g. SynRef generated
@@ -20,9 +21,10 @@ does, following mmdet's ``test_robustness.py``:
 """
 import copy
 import statistics
-from typing import Dict, Iterator, List, Mapping, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mmamlris.datasets.transforms import BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS
+from mmamlris.datasets.transforms.corrupt import REGIONS
 from mmamlris.utils import InputValueError
 
 # Share of the referred object covered at severities 1..5.
@@ -44,20 +46,36 @@ CORRUPTION_GROUPS: Dict[str, Sequence[str]] = {
 }
 
 
+def split_region(name: str) -> Tuple[str, Optional[str]]:
+    """``'defocus_blur@object'`` -> ``('defocus_blur', 'object')``; a name without ``@``
+    -> ``(name, None)``."""
+    base, _, region = name.partition('@')
+    return base, region or None
+
+
 def expand_corruptions(names: Sequence[str]) -> List[str]:
     """Corruption names with groups (``'benchmark'``, ``'noise'``, ``'all'`` ...) expanded,
-    in order, without repeats; an unknown name is a clear error."""
+    in order, without repeats; an unknown name is a clear error. An ImageNet-C name or group
+    with ``@object`` or ``@context`` (e.g. ``blur@object``) is confined to that region of
+    the image (``Corrupt(region=...)``)."""
     known = BENCHMARK_CORRUPTIONS + HELD_OUT_CORRUPTIONS + RIS_CORRUPTIONS
     out: List[str] = []
     for name in names:
-        if name in CORRUPTION_GROUPS:
-            members = CORRUPTION_GROUPS[name]
-        elif name in known:
-            members = (name, )
+        base, region = split_region(name)
+        if base in CORRUPTION_GROUPS:
+            members = CORRUPTION_GROUPS[base]
+        elif base in known:
+            members = (base, )
         else:
             raise InputValueError(
                 f'Unknown corruption {name!r}; known: {", ".join(known)}; groups: '
-                f'{", ".join(CORRUPTION_GROUPS)}.')
+                f'{", ".join(CORRUPTION_GROUPS)}; either with @object or @context.')
+        if region is not None:
+            if region not in REGIONS or any(m in RIS_CORRUPTIONS for m in members):
+                raise InputValueError(
+                    f'Corruption {name!r}: an ImageNet-C name or group can be confined with '
+                    f'@{" or @".join(REGIONS)}, nothing else.')
+            members = tuple(f'{m}@{region}' for m in members)
         out += [m for m in members if m not in out]
     return out
 
@@ -70,8 +88,12 @@ def degradation_transform(corruption: str, severity: int, seed: int = 0) -> dict
         return dict(type='OccludeReferent', fraction=OCCLUSION_FRACTIONS[severity - 1],
                     seed=seed)
     # right after the loader: an image of several expressions is corrupted once
-    return dict(type='Corrupt', corruption=corruption, severity=severity, seed=seed,
-                cache=CORRUPT_CACHE)
+    base, region = split_region(corruption)
+    transform = dict(type='Corrupt', corruption=base, severity=severity, seed=seed,
+                     cache=CORRUPT_CACHE)
+    if region is not None:
+        transform['region'] = region
+    return transform
 
 
 def _datasets(dataset: dict) -> Iterator[dict]:
@@ -168,10 +190,10 @@ def robustness_summary(clean: Mapping[str, float],
         metric (str): e.g. ``'mIoU'`` or ``'gIoU'``.
 
     Returns:
-        dict: ``clean``; ``mPC`` (mean over the ImageNet-C corruptions and severities that
-        were run) and ``rPC`` (``mPC / clean``, in percent) when any was; ``occlusion`` (mean
-        over its severities) and ``occlusion_rel`` likewise; ``{corruption}`` (mean over its
-        severities) for each.
+        dict: ``clean``; ``mPC`` (mean over the whole-image ImageNet-C corruptions and
+        severities that were run; not those confined to a region) and ``rPC`` (``mPC /
+        clean``, in percent) when any was; ``occlusion`` (mean over its severities) and
+        ``occlusion_rel`` likewise; ``{corruption}`` (mean over its severities) for each.
     """
     out = {'clean': float(clean[metric])}
     per_corruption = {
@@ -179,7 +201,8 @@ def robustness_summary(clean: Mapping[str, float],
         for name, by_severity in corrupted.items() if by_severity
     }
     imagenet_c = [float(m[metric]) for name, by_severity in corrupted.items()
-                  if name not in RIS_CORRUPTIONS for m in by_severity.values()]
+                  if name not in RIS_CORRUPTIONS and split_region(name)[1] is None
+                  for m in by_severity.values()]
     if imagenet_c:
         out['mPC'] = statistics.mean(imagenet_c)
         out['rPC'] = 100.0 * out['mPC'] / out['clean'] if out['clean'] else 0.0

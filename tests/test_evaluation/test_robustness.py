@@ -21,6 +21,19 @@ def test_groups_expand_in_order_without_repeats():
         expand_corruptions(['rain'])
 
 
+def test_corruptions_confined_to_a_region_are_named_with_an_at():
+    assert expand_corruptions(['blur@object', 'fog', 'fog@context']) == [
+        'defocus_blur@object', 'glass_blur@object', 'motion_blur@object', 'zoom_blur@object',
+        'fog', 'fog@context']
+    assert degradation_transform('fog@context', 2) == dict(
+        type='Corrupt', corruption='fog', severity=2, seed=0, cache=32, region='context')
+    for bad in ('occlusion@object', 'ris@context', 'fog@edges'):
+        with pytest.raises(InputValueError, match=f"Corruption '{bad}': an ImageNet-C name"):
+            expand_corruptions([bad])
+    with pytest.raises(InputValueError, match="Unknown corruption 'rain@object'"):
+        expand_corruptions(['rain@object'])
+
+
 def test_occlusion_severities_are_fractions_of_the_object():
     assert [degradation_transform('occlusion', s)['fraction'] for s in range(1, 6)] == \
         list(OCCLUSION_FRACTIONS) == [0.1, 0.2, 0.3, 0.4, 0.5]
@@ -73,6 +86,10 @@ def test_mpc_averages_the_imagenet_c_corruptions_and_keeps_occlusion_apart():
     assert 'mPC 40.00, rPC 66.7 %' in table
     only_occlusion = robustness_summary(clean, {'occlusion': corrupted['occlusion']}, 'mIoU')
     assert 'mPC' not in only_occlusion
+    # a corruption confined to a region is reported but not averaged into mPC
+    confined = dict(corrupted, **{'fog@object': {1: dict(mIoU=0.0)}})
+    summary = robustness_summary(clean, confined, 'mIoU')
+    assert summary['mPC'] == pytest.approx(40.0) and summary['fog@object'] == 0.0
 
 
 def test_another_data_root_reaches_every_split():

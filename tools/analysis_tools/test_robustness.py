@@ -8,7 +8,9 @@ ImageNet-C corruptions of the PyPI package ``imagecorruptions`` at severities 1-
 ``tools/analysis_tools/test_robustness.py``) and ``occlusion`` (a texture patch over 10-50 %
 of the referred object, ``OccludeReferent``), each applied right after the image is loaded.
 Prints, per corruption, the score at each severity and their mean, then mPC (mean over the
-ImageNet-C corruptions and severities) and rPC (mPC / clean). Works for any config whose test
+whole-image ImageNet-C corruptions and severities) and rPC (mPC / clean). A corruption
+named ``name@object`` or ``name@context`` is confined to the referred object or to the rest
+of the image (where a model's loss comes from). Works for any config whose test
 pipeline starts with ``LoadRISImageFromFile`` (RefCOCO family, gRefCOCO, SynRef).
 ``--splits val`` evaluates only those splits of the test set (80 evaluations of the whole
 RefCOCO test set take long), ``--data-root DIR`` reads the test set from another root.
@@ -40,7 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--corruptions', nargs='+', default=['all'],
                         help='names or groups: all (the 15 ImageNet-C ones + occlusion), '
                         'benchmark, noise, blur, weather, digital, holdout, ris, or single '
-                        'names such as fog occlusion (default: all)')
+                        'names such as fog occlusion; an ImageNet-C name or group with '
+                        '@object or @context is confined to the referred object or to the '
+                        'rest of the image, e.g. defocus_blur@object (default: all)')
     parser.add_argument('--severities', nargs='+', type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument('--metric', help='the score to summarise (default: mIoU, or gIoU for '
                         'a GRES metric)')

@@ -20,7 +20,7 @@ from .formatting import PackRISInputs
 from .image_corruptions import BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS
 from .image_loading import LoadRISImageFromFile, diagnose_image_bytes
 from .letterbox import LetterBox
-from .loading import LoadReferringMask, decode_segmentation
+from .loading import LoadReferringMask, decode_segmentation, referred_mask
 from .objects_mask import LoadObjectsMask
 from .occlude_referent import OccludeReferent
 from .text import SampleExpression, TokenizeExpression
@@ -29,5 +29,5 @@ __all__ = [
     'LoadRISImageFromFile', 'diagnose_image_bytes', 'LoadReferringMask', 'decode_segmentation',
     'SampleExpression', 'TokenizeExpression', 'PackRISInputs', 'Corrupt', 'OccludeReferent',
     'BENCHMARK_CORRUPTIONS', 'HELD_OUT_CORRUPTIONS', 'LoadObjectsMask', 'TokenizeCLIPExpression',
-    'LetterBox'
+    'LetterBox', 'referred_mask'
 ]

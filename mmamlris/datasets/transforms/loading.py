@@ -119,3 +119,13 @@ class LoadReferringMask(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}()'
+
+
+def referred_mask(results: dict) -> np.ndarray:
+    """``[H, W]`` bool: the referred object(s) of a sample, decoded from its annotation as
+    :class:`LoadReferringMask` does, without adding anything to ``results`` (for transforms
+    that act on the object before the pipeline loads the GT)."""
+    keys = ('segmentation', 'segmentations', 'height', 'width', 'img_path', 'ref_id', 'ann_id',
+            'ori_shape')
+    probe = LoadReferringMask().transform({k: results[k] for k in keys if k in results})
+    return probe['gt_seg_map'].astype(bool)

@@ -9,7 +9,7 @@ from mmcv.transforms import BaseTransform
 from mmamlris.registry import TRANSFORMS
 from mmamlris.utils import InputValueError
 from .corrupt import sample_seed
-from .loading import LoadReferringMask
+from .loading import referred_mask
 
 
 def texture(rng: np.random.Generator, height: int, width: int, cell: int = 6) -> np.ndarray:
@@ -61,19 +61,11 @@ class OccludeReferent(BaseTransform):
                                   f'{fraction!r}.')
         self.fraction = float(fraction)
         self.seed = seed
-        self._load_mask = LoadReferringMask()
-
-    def referred_mask(self, results: dict) -> np.ndarray:
-        """``[H, W]`` bool: the referred object(s) at the loaded image's size."""
-        keys = ('segmentation', 'segmentations', 'height', 'width', 'img_path', 'ref_id',
-                'ann_id', 'ori_shape')
-        probe = self._load_mask.transform({k: results[k] for k in keys if k in results})
-        return probe['gt_seg_map'].astype(bool)
 
     def transform(self, results: dict) -> dict:
         """Paint the texture over ``fraction`` of the referred object in ``results['img']``."""
         img = results['img']
-        mask = self.referred_mask(results)
+        mask = referred_mask(results)
         if mask.shape != img.shape[:2]:
             raise InputValueError(
                 f'OccludeReferent: image {results.get("img_path")} is {img.shape[:2]} but its '

@@ -178,6 +178,25 @@ def test_occlusion_leaves_expressions_without_target_alone(synref_samples):
     assert np.array_equal(out['img'], results['img'])
 
 
+@pytest.mark.parametrize('name', ['gaussian_noise', 'defocus_blur'])
+def test_a_corruption_confined_to_the_object_or_the_context(name, synref_samples):
+    for results in synref_samples:
+        clean = results['img'].copy()
+        mask = _object_mask(results)
+        assert mask.any() and not mask.all()
+        whole = Corrupt(name, 3)(dict(results))['img']
+        confined = Corrupt(name, 3, cache=4, region='object')
+        for _ in range(2):  # the second call reads the cache
+            out = confined(dict(results))
+            assert np.array_equal(out['img'][mask], whole[mask])
+            assert np.array_equal(out['img'][~mask], clean[~mask])
+            assert out['corruption_region'] == 'object' and 'gt_seg_map' not in out
+        context = Corrupt(name, 3, region='context')(dict(results))['img']
+        assert np.array_equal(context[~mask], whole[~mask])
+        assert np.array_equal(context[mask], clean[mask])
+        assert np.array_equal(results['img'], clean)
+
+
 def test_occlusion_errors(synref_samples):
     for fraction in (0, -0.1, 1.5):
         with pytest.raises(InputValueError, match=r'fraction must be in \(0, 1\]'):
@@ -185,3 +204,8 @@ def test_occlusion_errors(synref_samples):
     resized = dict(synref_samples[0], img=np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(InputValueError, match='place it before any resize'):
         OccludeReferent(0.2)(resized)
+    resized = dict(synref_samples[0], img=np.zeros((40, 40, 3), np.uint8))
+    with pytest.raises(InputValueError, match='place it before any resize'):
+        Corrupt('fog', 1, region='object')(resized)
+    with pytest.raises(InputValueError, match='region must be one of'):
+        Corrupt('fog', 1, region='edges')
