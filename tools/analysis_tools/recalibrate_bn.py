@@ -61,13 +61,14 @@ def main(argv=None) -> None:
     checkpoint = runner.load_checkpoint(check_checkpoint_file(args.checkpoint),
                                         map_location='cpu')
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    if not batch_norms(model):
+    norms = batch_norms(model)
+    if not norms:
         raise SystemExit(f'{args.config}: the model has no BatchNorm layer; nothing to '
                          'recalibrate.')
     loader = runner.build_dataloader(cfg.train_dataloader, seed=runner.seed)
     seen = recompute_bn_statistics(model, loader, args.num_batches)
-    reached = sum(int(bn.num_batches_tracked) == seen for bn in batch_norms(model))
-    runner.logger.info(f'recalibrate_bn: {reached} of {len(batch_norms(model))} BatchNorm '
+    reached = sum(int(bn.num_batches_tracked) == seen for bn in norms)
+    runner.logger.info(f'recalibrate_bn: {reached} of {len(norms)} BatchNorm '
                        f'layers recalibrated on {seen} training batches (the others are not '
                        'on the test forward and keep their statistics)')
     meta = dict(checkpoint.get('meta', {}))

@@ -101,11 +101,7 @@ class Corrupt(BaseTransform):
                 if len(self._done) > self.cache:
                     self._done.popitem(last=False)
         if self.region is not None:
-            inside = referred_mask(results)
-            if inside.shape != clean.shape[:2]:
-                raise InputValueError(
-                    f'Corrupt: image {results.get("img_path")} is {clean.shape[:2]} but its '
-                    f'referred mask is {inside.shape}; place it before any resize.')
+            inside = referred_mask(results, 'Corrupt')
             keep = ~inside if self.region == 'object' else inside
             corrupted[keep] = clean[keep]
         results['img'] = corrupted

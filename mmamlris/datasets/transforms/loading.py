@@ -121,11 +121,22 @@ class LoadReferringMask(BaseTransform):
         return f'{self.__class__.__name__}()'
 
 
-def referred_mask(results: dict) -> np.ndarray:
+def referred_mask(results: dict, caller: str) -> np.ndarray:
     """``[H, W]`` bool: the referred object(s) of a sample, decoded from its annotation as
     :class:`LoadReferringMask` does, without adding anything to ``results`` (for transforms
-    that act on the object before the pipeline loads the GT)."""
+    that act on the object before the pipeline loads the GT).
+
+    Raises:
+        InputValueError: Naming ``caller``, if the mask's size is not ``results['img']``'s
+            (the transform was placed after a resize).
+    """
     keys = ('segmentation', 'segmentations', 'height', 'width', 'img_path', 'ref_id', 'ann_id',
             'ori_shape')
     probe = LoadReferringMask().transform({k: results[k] for k in keys if k in results})
-    return probe['gt_seg_map'].astype(bool)
+    mask = probe['gt_seg_map'].astype(bool)
+    size = results['img'].shape[:2]
+    if mask.shape != size:
+        raise InputValueError(
+            f'{caller}: image {results.get("img_path")} is {size} but its referred mask is '
+            f'{mask.shape}; place it before any resize.')
+    return mask

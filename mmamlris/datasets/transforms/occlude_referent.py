@@ -65,11 +65,7 @@ class OccludeReferent(BaseTransform):
     def transform(self, results: dict) -> dict:
         """Paint the texture over ``fraction`` of the referred object in ``results['img']``."""
         img = results['img']
-        mask = referred_mask(results)
-        if mask.shape != img.shape[:2]:
-            raise InputValueError(
-                f'OccludeReferent: image {results.get("img_path")} is {img.shape[:2]} but its '
-                f'referred mask is {mask.shape}; place it before any resize.')
+        mask = referred_mask(results, 'OccludeReferent')
         ys, xs = np.nonzero(mask)
         if len(ys):
             rng = np.random.default_rng(
