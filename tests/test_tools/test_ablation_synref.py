@@ -35,7 +35,6 @@ def test_two_variants_end_to_end(tmp_path):
         [sys.executable, 'tools/analysis_tools/ablation_synref.py', '--baseline-config', base,
          '--aml-config', aml, '--variants', 'baseline', 'random', '--seeds', '0',
          '--work-dir', str(tmp_path / 'work'), '--out-md', str(md), '--ema', '0.5',
-         '--score-trained',
          '--robustness', 'fog', 'occlusion', '--robustness-severities', '2'],
         cwd=REPO_ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True,
         text=True, timeout=900)
@@ -59,19 +58,19 @@ def test_two_variants_end_to_end(tmp_path):
                            .read_text())
         assert bench['setting']['splits'] == ['val'] and 'testA_mIoU' not in bench['clean']
         assert set(bench['corrupted']) == {'fog', 'occlusion'}
-    # --ema: both rows trained with weight averaging; the checkpoint holds both weight sets
+    # --ema: both rows trained with weight averaging; the checkpoint holds both weight sets,
+    # and test.py scored the averaged ones (state_dict) only: no --score-trained
     import torch
     for variant in ('baseline', 'random'):
         run = tmp_path / 'work' / f'{variant}_seed0'
         last = open(run / 'last_checkpoint').read().strip()
-        assert 'ema_state_dict' in torch.load(last, map_location='cpu', weights_only=False)
+        checkpoint = torch.load(last, map_location='cpu', weights_only=False)
+        assert 'ema_state_dict' in checkpoint
+        assert any(not torch.equal(checkpoint['state_dict'][k],
+                                   checkpoint['ema_state_dict'][f'module.{k}'])
+                   for k in checkpoint['state_dict'])  # averaged != trained
         assert 'EMAHook' in (run / 'train.log').read_text()
-        # ... and the trained weights were scored too, from the same checkpoint
-        assert (run / 'trained_per_expression.json').is_file()
-        trained = torch.load(run / 'trained_weights.pth', weights_only=True)['state_dict']
-        averaged = torch.load(last, map_location='cpu', weights_only=False)['state_dict']
-        assert trained.keys() == averaged.keys()
-        assert any(not torch.equal(trained[k], averaged[k]) for k in trained)
+        assert not (run / 'trained_per_expression.json').exists()
 
 
 def test_variant_configs_swap_the_scorer_and_the_filter(tmp_path):
@@ -506,29 +505,48 @@ def test_other_machines_join_the_report_through_pool_records(tmp_path, capsys, m
 
 
 def test_trained_weights_are_scored_only_with_score_trained(tmp_path, monkeypatch):
-    """--ema alone tests the averaged weights once; the trained weights need --score-trained
-    (the end-to-end test covers that path)."""
+    """--ema alone tests the averaged weights once; the trained weights need --score-trained:
+    then test.py scores them too, from the same checkpoint, without the EMA hook."""
+    import torch
     calls = []
+    trained, averaged = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 1.5])
 
-    def fake_run(cmd, log_file):  # training leaves a checkpoint, testing its records
-        calls.append(cmd[0])
+    def fake_run(cmd, log_file):  # training leaves an EMAHook checkpoint, testing its records
+        calls.append(cmd)
         work_dir = osp.dirname(log_file)
         if cmd[0] == 'tools/train.py':
             checkpoint = osp.join(work_dir, 'iter_1.pth')
-            open(checkpoint, 'w').close()
+            torch.save(dict(state_dict=dict(w=averaged), meta=dict(iter=1),
+                            ema_state_dict={'steps': torch.tensor(1), 'module.w': trained}),
+                       checkpoint)
             with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
                 f.write(checkpoint)
         else:
+            weights = torch.load(cmd[2], map_location='cpu', weights_only=False)['state_dict']
             out = cmd[cmd.index('--out') + 1]
-            with open(out, 'w') as f:
-                json.dump([dict(split='val', i=1, u=2)], f)
+            with open(out, 'w') as f:  # an expression right for the trained weights only
+                json.dump([dict(split='val', i=int(torch.equal(weights['w'], trained)), u=1)],
+                          f)
 
     monkeypatch.setattr(ablation, 'run', fake_run)
     monkeypatch.setattr(ablation, 'variant_config', lambda args, variant, path: path)
     args = ablation.parse_args(['--work-dir', str(tmp_path), '--ema', '0.01'])
     result = ablation.one_run(args, 'baseline', 0)
-    assert calls == ['tools/train.py', 'tools/test.py'] and result['val_mIoU'] == 50.0
+    assert [cmd[0] for cmd in calls] == ['tools/train.py', 'tools/test.py']
+    assert result['val_mIoU'] == 0.0  # the averaged weights
     assert not any(key.startswith('trained_') for key in result)
+
+    calls.clear()
+    scored = ablation.parse_args(['--work-dir', str(tmp_path / 'both'), '--ema', '0.01',
+                                  '--score-trained'])
+    result = ablation.one_run(scored, 'baseline', 0)
+    assert [cmd[0] for cmd in calls] == ['tools/train.py', 'tools/test.py', 'tools/test.py']
+    assert result['val_mIoU'] == 0.0 and result['trained_val_mIoU'] == 100.0
+    run_dir = osp.join(str(tmp_path), 'both', 'baseline_seed0')
+    assert calls[2][2] == osp.join(run_dir, 'trained_weights.pth')
+    # weights only: the EMA hook would swap them for the averaged ones; nothing to resume
+    assert {'custom_hooks=[]', 'resume=False'} <= set(calls[2])
+    assert calls[2][calls[2].index('--out') + 1] == osp.join(run_dir, ablation.RAW_OUT)
 
     # --rerun trains the weights anew: scores of the weights trained before are not theirs.
     for name in (ablation.RAW_OUT, ablation.ROBUSTNESS_OUT):
