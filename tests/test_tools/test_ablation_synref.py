@@ -201,6 +201,30 @@ def test_records_carry_finished_runs_after_their_folders_are_gone(tmp_path, caps
     assert '50.00 ± 0.00' in out.splitlines()[2]
 
 
+def test_an_edit_of_the_records_made_during_a_run_is_kept(tmp_path, capsys, monkeypatch):
+    # a call reads the records when it starts and writes them after each run: a note added to
+    # the file meanwhile (by hand, or by another call) must survive the next write
+    work, records = tmp_path / 'work', tmp_path / 'ablation.jsonl'
+    _finished_run(work, 'aml', 0, [5, 5])
+    _finished_run(work, 'aml', 1, [4, 4])
+    one_run = ablation.one_run
+
+    def editing_run(args, variant, seed):
+        if seed == 1:  # while seed 1 "trains", seed 0's record gets a note
+            saved = ablation.load_records(str(records))
+            saved[('aml', 0)]['note'] = 'added by hand'
+            ablation.save_records(str(records), saved)
+        return one_run(args, variant, seed)
+
+    monkeypatch.setattr(ablation, 'one_run', editing_run)
+    ablation.main(['--variants', 'aml', '--seeds', '0', '1', '--report-only', '--work-dir',
+                   str(work), '--records', str(records)])
+    capsys.readouterr()
+    saved = ablation.load_records(str(records))
+    assert saved[('aml', 0)]['note'] == 'added by hand'
+    assert saved[('aml', 1)]['val_mIoU'] == 40.0
+
+
 def test_a_record_of_another_setting_stops_the_call(tmp_path):
     records = tmp_path / 'ablation.jsonl'
     records.write_text(json.dumps(dict(variant='aml', seed=0, val_mIoU=50.0, setting=dict(

@@ -543,6 +543,8 @@ def main(argv=None) -> None:
             if by_group:
                 result, changed = dict(result, **{BY_GROUP: by_group}), True
         if changed and args.records:  # a finished run folder, a new run, or new scores
+            # read again: what was written into the file while this run trained stays
+            records = load_records(args.records)
             records[(variant, seed)] = result
             save_records(args.records, records)
         results[variant].append(result)
