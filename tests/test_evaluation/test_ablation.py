@@ -155,7 +155,7 @@ def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
 
 def test_the_readme_example_pools_the_committed_records(capsys):
     """The Python example of configs/amlris/README.md runs as written: its pairs are the
-    (seed, machine) that hold both rows in the committed files, its rows in the tables' order."""
+    (seed, machine) that hold both rows in the committed files, the baseline first."""
     import os.path as osp
     import re
 
@@ -176,6 +176,35 @@ def test_the_readme_example_pools_the_committed_records(capsys):
     mean = sum(rows['aml'][k] - rows['baseline'][k] for k in pairs) / len(pairs)
     assert lines[0].startswith(f'PatchMax: {mean:+.2f} val mIoU over {len(pairs)} pairs, MDE ')
     assert lines[3].startswith('| baseline (no AML) |')
+
+
+def test_the_readme_tables_of_the_campaign_are_the_committed_records(capsys):
+    """Every line of every table of the 3,000-iteration campaign in configs/amlris/README.md is
+    a line of the report its Python example makes from the committed records: a table left
+    behind when runs land (or edited by hand) fails here. Rows may be ordered differently (the
+    tool's call orders them, the example follows ``VARIANTS``)."""
+    import os.path as osp
+    import re
+
+    from mmamlris.testing.tiny_configs import REPO_ROOT
+    with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
+        text = f.read()
+    example = text.index('## The records in Python')
+    [code] = re.findall(r'```python\n(.*?)```', text[example:], flags=re.S)[:1]
+    exec(compile(code, 'configs/amlris/README.md', 'exec'), {})
+    made = set(capsys.readouterr().out.splitlines())
+    campaign = text[text.index('**The ablation on this instrument**'):example]
+    tables = re.findall(r'(?:^\|.*\|\n)+', campaign, flags=re.M)
+    headers = [t.splitlines()[0].split(' | ')[0] for t in tables]
+    # the main table, val mIoU and oIoU per run, robustness, per corruption, per kind
+    assert headers == ['| variant', '| val mIoU', '| val oIoU', '| variant',
+                       '| corruption mIoU (baseline: mean; others: Δ, wins)',
+                       '| val mIoU by group (baseline: mean; others: Δ, wins)']
+    for table in tables:
+        stale = [line for line in table.splitlines() if line not in made]
+        assert not stale, f'configs/amlris/README.md: not what the records say: {stale}'
+    rows = tables[0].splitlines()[2:]
+    assert rows[0].startswith('| baseline (no AML) |') and len(rows) >= 5
 
 
 def test_group_table_pairs_each_group_within_seed_and_machine():
