@@ -65,7 +65,8 @@ def chart(results: Dict[str, List[dict]], path: str, reference: str = 'baseline'
         ax.set_xticklabels([tick_label(n, k) for n, k in zip(names, counts)], fontsize=7)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
-    axes[0][0].set_title(f'SynRef ablation, seeds {seeds}; bars: mean ± std, dots: seeds')
+    seed_list = ', '.join(str(seed) for seed in seeds)
+    axes[0][0].set_title(f'SynRef ablation, seeds {seed_list}; bars: mean ± std, dots: seeds')
     if deltas:
         twice = [d for runs in results.values() for d in machine_diffs(runs, f'val_{first}')]
         _delta_panel(axes[0][-1], deltas, f'Δ val {first} vs {reference} (paired)',
