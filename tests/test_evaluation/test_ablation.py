@@ -1,10 +1,13 @@
 # Copyright (c) mmamlris contributors. All rights reserved.
 """The SynRef ablation's records, paired statistics and report (mmamlris.evaluation.ablation)."""
 import json
+import os.path as osp
+import re
 
 import pytest
 
 from mmamlris.evaluation import ablation
+from mmamlris.testing.tiny_configs import REPO_ROOT
 from mmamlris.utils import InputValueError
 
 
@@ -153,19 +156,21 @@ def test_chart_labels_are_wrapped_so_neighbours_do_not_collide():
     assert ablation.tick_label('baseline', 3) == 'baseline (no AML)\n(3 seeds)'
 
 
-def test_the_readme_example_pools_the_committed_records(capsys):
-    """The Python example of configs/amlris/README.md runs as written: its pairs are the
-    (seed, machine) that hold both rows in the committed files, the baseline first."""
-    import os.path as osp
-    import re
-
-    from mmamlris.testing.tiny_configs import REPO_ROOT
+def _run_readme_example(capsys):
+    """Run the Python example of configs/amlris/README.md as written: (the README's text, the
+    example's code, the lines it printed)."""
     with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
         text = f.read()
     [code] = re.findall(r'```python\n(.*?)```', text[text.index('## The records in Python'):],
                         flags=re.S)[:1]
     exec(compile(code, 'configs/amlris/README.md', 'exec'), {})
-    lines = capsys.readouterr().out.splitlines()
+    return text, code, capsys.readouterr().out.splitlines()
+
+
+def test_the_readme_example_pools_the_committed_records(capsys):
+    """The Python example of configs/amlris/README.md runs as written: its pairs are the
+    (seed, machine) that hold both rows in the committed files, the baseline first."""
+    _, code, lines = _run_readme_example(capsys)
     rows = {}
     for name in re.findall(r"'(configs/amlris/results/[^']+\.jsonl)'", code):
         with open(osp.join(REPO_ROOT, name)) as f:
@@ -183,17 +188,10 @@ def test_the_readme_tables_of_the_campaign_are_the_committed_records(capsys):
     a line of the report its Python example makes from the committed records: a table left
     behind when runs land (or edited by hand) fails here. Rows may be ordered differently (the
     tool's call orders them, the example follows ``VARIANTS``)."""
-    import os.path as osp
-    import re
-
-    from mmamlris.testing.tiny_configs import REPO_ROOT
-    with open(osp.join(REPO_ROOT, 'configs/amlris/README.md')) as f:
-        text = f.read()
-    example = text.index('## The records in Python')
-    [code] = re.findall(r'```python\n(.*?)```', text[example:], flags=re.S)[:1]
-    exec(compile(code, 'configs/amlris/README.md', 'exec'), {})
-    made = set(capsys.readouterr().out.splitlines())
-    campaign = text[text.index('**The ablation on this instrument**'):example]
+    text, _, lines = _run_readme_example(capsys)
+    made = set(lines)
+    campaign = text[text.index('**The ablation on this instrument**'):
+                    text.index('## The records in Python')]
     tables = re.findall(r'(?:^\|.*\|\n)+', campaign, flags=re.M)
     headers = [t.splitlines()[0].split(' | ')[0] for t in tables]
     # the main table, val mIoU and oIoU per run, robustness, per corruption, per kind
